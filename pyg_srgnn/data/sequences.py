@@ -1,0 +1,79 @@
+"""Flat storage of variable-length integer sequences (values + offsets)."""
+from typing import List, NamedTuple, Sequence, Tuple
+
+import numpy as np
+
+
+class Sequences(NamedTuple):
+    r"""Variable-length integer sequences stored flat, the way PyG stores a
+    collated attribute: sequence :obj:`i` is
+    :obj:`values[ptr[i]:ptr[i + 1]]`.
+
+    Holding a data set as two arrays instead of one Python list per session
+    keeps the 719,470 Diginetica training samples in a few tens of megabytes.
+
+    Args:
+        values (numpy.ndarray): All sequences concatenated, :obj:`int64`.
+        ptr (numpy.ndarray): Offsets of shape :obj:`[num_sequences + 1]`,
+            starting at :obj:`0`.
+    """
+    values: np.ndarray
+    ptr: np.ndarray
+
+    @classmethod
+    def from_lists(cls, seqs: Sequence[Sequence[int]]) -> 'Sequences':
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64,
+                              count=len(seqs))
+        ptr = np.zeros(len(seqs) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        values = np.fromiter((v for s in seqs for v in s), dtype=np.int64,
+                             count=int(ptr[-1]))
+        return cls(values, ptr)
+
+    def tolist(self) -> List[List[int]]:
+        values = self.values.tolist()
+        ptr = self.ptr.tolist()
+        return [values[a:b] for a, b in zip(ptr[:-1], ptr[1:])]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.ptr)
+
+    def __len__(self) -> int:  # the number of sequences, not of values
+        return len(self.ptr) - 1
+
+    def select(self, index: np.ndarray) -> 'Sequences':
+        r"""Returns the sequences at positions :obj:`index`, in that order."""
+        index = np.asarray(index, dtype=np.int64)
+        lengths = self.lengths[index]
+        ptr = np.zeros(len(index) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        # Position of every output value inside `values`:
+        starts = np.repeat(self.ptr[index] - ptr[:-1], lengths)
+        return Sequences(self.values[starts + np.arange(ptr[-1])], ptr)
+
+
+def prefix_augment(
+        seqs: Sequences) -> Tuple[Sequences, np.ndarray, np.ndarray]:
+    r"""The SR-GNN sample expansion: a session :obj:`[a, b, c, d]` gives the
+    samples :obj:`([a, b, c], d)`, :obj:`([a, b], c)`, :obj:`([a], b)`, in that
+    order, session after session.
+
+    Returns:
+        (prefixes, targets, session) where :obj:`session[j]` is the position in
+        :obj:`seqs` of the session that sample :obj:`j` was cut from.
+    """
+    lengths = seqs.lengths
+    num_samples = np.maximum(lengths - 1, 0)
+    session = np.repeat(np.arange(len(seqs)), num_samples)
+    # Rank of each sample inside its session: 0 for the longest prefix.
+    first = np.repeat(np.cumsum(num_samples) - num_samples, num_samples)
+    rank = np.arange(len(session)) - first
+    prefix_length = lengths[session] - 1 - rank
+    targets = seqs.values[seqs.ptr[session] + prefix_length]
+
+    ptr = np.zeros(len(session) + 1, dtype=np.int64)
+    np.cumsum(prefix_length, out=ptr[1:])
+    starts = np.repeat(seqs.ptr[session] - ptr[:-1], prefix_length)
+    prefixes = Sequences(seqs.values[starts + np.arange(ptr[-1])], ptr)
+    return prefixes, targets, session

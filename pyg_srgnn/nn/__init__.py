@@ -1,0 +1,5 @@
+from pyg_srgnn.nn.session_readout import SessionReadout
+from pyg_srgnn.nn.srgnn import SRGNN
+from pyg_srgnn.nn.srgnn_conv import SRGNNConv, srgnn_norm
+
+__all__ = ['SRGNNConv', 'srgnn_norm', 'SessionReadout', 'SRGNN']

@@ -1,0 +1,91 @@
+from typing import Tuple, Union
+
+import torch
+from torch import Tensor
+from torch.nn import Linear
+
+from torch_geometric.utils import scatter
+
+
+class SessionReadout(torch.nn.Module):
+    r"""The session embedding of the `"Session-based Recommendation with Graph
+    Neural Networks" <https://arxiv.org/abs/1811.00855>`_ paper.
+
+    With :math:`\mathbf{v}_n` the state of the node of the session's last
+    click and :math:`\mathbf{v}_i` the state of the node of its :math:`i`-th
+    click,
+
+    .. math::
+        \alpha_i &= \mathbf{q}^{\top} \sigma \left( \mathbf{W}_1 \mathbf{v}_n
+        + \mathbf{W}_2 \mathbf{v}_i + \mathbf{c} \right)
+
+        \mathbf{s}_g &= \sum_{i=1}^{n} \alpha_i \mathbf{v}_i
+
+        \mathbf{s}_h &= \mathbf{W}_3 \left[ \mathbf{s}_g \, \Vert \,
+        \mathbf{v}_n \right]
+
+    The sum runs over click positions, so an item clicked twice counts twice,
+    and :math:`\alpha` is not normalised (no softmax), as in the official code.
+    Without :obj:`hybrid`, :math:`\mathbf{s}_h = \mathbf{s}_g`.
+
+    Args:
+        channels (int): Size of each node state.
+        hybrid (bool, optional): If set to :obj:`False`, returns the global
+            embedding :math:`\mathbf{s}_g` alone. (default: :obj:`True`)
+
+    Shapes:
+        - **input:**
+          node states :math:`(|\mathcal{V}|, F)`,
+          click-to-node index :math:`(|\mathcal{C}|)`,
+          last-click node index :math:`(B)`,
+          node-to-session batch vector :math:`(|\mathcal{V}|)`
+        - **output:** session embeddings :math:`(B, F)`, and the attention
+          weights :math:`(|\mathcal{C}|)` if :obj:`return_attention_weights`
+    """
+    def __init__(self, channels: int, hybrid: bool = True):
+        super().__init__()
+        self.channels = channels
+        self.hybrid = hybrid
+
+        self.lin_last = Linear(channels, channels)  # W_1 (and half of c)
+        self.lin_click = Linear(channels, channels)  # W_2 (and half of c)
+        self.att = Linear(channels, 1, bias=False)  # q
+        self.lin_hybrid = Linear(2 * channels, channels) if hybrid else None
+
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        r"""Resets all learnable parameters of the module."""
+        self.lin_last.reset_parameters()
+        self.lin_click.reset_parameters()
+        self.att.reset_parameters()
+        if self.lin_hybrid is not None:
+            self.lin_hybrid.reset_parameters()
+
+    def forward(
+        self,
+        x: Tensor,
+        alias_index: Tensor,
+        last_index: Tensor,
+        batch: Tensor,
+        return_attention_weights: bool = False,
+    ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        click = x[alias_index]  # [num_clicks, F]
+        click_batch = batch[alias_index]  # [num_clicks]
+        last = x[last_index]  # [B, F]
+
+        alpha = self.lin_last(last)[click_batch] + self.lin_click(click)
+        alpha = self.att(torch.sigmoid(alpha))  # [num_clicks, 1]
+        out = scatter(alpha * click, click_batch, dim=0,
+                      dim_size=last.size(0), reduce='sum')  # [B, F]
+
+        if self.lin_hybrid is not None:
+            out = self.lin_hybrid(torch.cat([out, last], dim=-1))
+
+        if return_attention_weights:
+            return out, alpha.view(-1)
+        return out
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.channels}, '
+                f'hybrid={self.hybrid})')

@@ -1,0 +1,217 @@
+import math
+from typing import Dict, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Embedding
+
+from torch_geometric.typing import Adj, OptTensor
+
+from pyg_srgnn.data.session_graph import (
+    session_graph_batch,
+    sessions_to_tensors,
+)
+from pyg_srgnn.nn.session_readout import SessionReadout
+from pyg_srgnn.nn.srgnn_conv import SRGNNConv
+
+# Official SR-GNN (CRIPAC-DIG/SR-GNN, pytorch_code/model.py) parameter names
+# and where they live here. `gnn.linear_edge_f` is defined there but unused.
+OFFICIAL_KEYS = {
+    'embedding.weight': 'embedding.weight',
+    'gnn.w_ih': 'conv.rnn.weight_ih',
+    'gnn.w_hh': 'conv.rnn.weight_hh',
+    'gnn.b_ih': 'conv.rnn.bias_ih',
+    'gnn.b_hh': 'conv.rnn.bias_hh',
+    'gnn.b_iah': 'conv.bias_in',
+    'gnn.b_oah': 'conv.bias_out',
+    'gnn.linear_edge_in.weight': 'conv.lin_in.weight',
+    'gnn.linear_edge_in.bias': 'conv.lin_in.bias',
+    'gnn.linear_edge_out.weight': 'conv.lin_out.weight',
+    'gnn.linear_edge_out.bias': 'conv.lin_out.bias',
+    'linear_one.weight': 'readout.lin_last.weight',
+    'linear_one.bias': 'readout.lin_last.bias',
+    'linear_two.weight': 'readout.lin_click.weight',
+    'linear_two.bias': 'readout.lin_click.bias',
+    'linear_three.weight': 'readout.att.weight',
+    'linear_transform.weight': 'readout.lin_hybrid.weight',
+    'linear_transform.bias': 'readout.lin_hybrid.bias',
+}
+OFFICIAL_UNUSED = ('gnn.linear_edge_f.weight', 'gnn.linear_edge_f.bias')
+
+
+class SRGNN(torch.nn.Module):
+    r"""The SR-GNN model from the `"Session-based Recommendation with Graph
+    Neural Networks" <https://arxiv.org/abs/1811.00855>`_ paper: item
+    embeddings, gated propagation over the session graph
+    (:class:`SRGNNConv`), an attention readout (:class:`SessionReadout`) and
+    dot-product scores against every item embedding.
+
+    Items are numbered :obj:`1..num_items`; row :obj:`0` of the embedding is
+    reserved and never scored, so column :obj:`j` of the scores belongs to item
+    :obj:`j + 1` (as in the official code, whose labels are
+    :obj:`target - 1`).
+
+    Args:
+        num_items (int): The number of items (the largest item id).
+        hidden_channels (int, optional): Embedding and state size :math:`d`.
+            (default: :obj:`100`)
+        num_layers (int, optional): Propagation steps. (default: :obj:`1`)
+        hybrid (bool, optional): Combine global and last-click embeddings
+            (:math:`\mathbf{s}_h`); else use the global one alone.
+            (default: :obj:`True`)
+    """
+    def __init__(self, num_items: int, hidden_channels: int = 100,
+                 num_layers: int = 1, hybrid: bool = True):
+        super().__init__()
+        if num_items < 1:
+            raise ValueError(f"'num_items' must be at least 1 "
+                             f"(got {num_items})")
+        self.num_items = num_items
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.hybrid = hybrid
+
+        self.embedding = Embedding(num_items + 1, hidden_channels)
+        self.conv = SRGNNConv(hidden_channels, num_layers)
+        self.readout = SessionReadout(hidden_channels, hybrid)
+
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        r"""Draws every parameter from
+        :math:`\mathcal{U}(-1/\sqrt{d}, 1/\sqrt{d})`, as the official code
+        does."""
+        bound = 1.0 / math.sqrt(self.hidden_channels)
+        for param in self.parameters():
+            torch.nn.init.uniform_(param, -bound, bound)
+
+    def session_embedding(
+        self,
+        x: Tensor,
+        edge_index: Adj,
+        alias_index: Tensor,
+        last_index: Tensor,
+        batch: Tensor,
+        edge_weight: OptTensor = None,
+    ) -> Tensor:
+        r"""Returns the session embeddings :math:`\mathbf{s}_h`,
+        :obj:`[B, hidden_channels]`."""
+        h = self.conv(self.embedding(x), edge_index, edge_weight)
+        return self.readout(h, alias_index, last_index, batch)
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Adj,
+        alias_index: Tensor,
+        last_index: Tensor,
+        batch: Tensor,
+        edge_weight: OptTensor = None,
+    ) -> Tensor:
+        r"""Returns the scores of every item, :obj:`[B, num_items]`.
+
+        Args:
+            x (torch.Tensor): The item id of every node.
+            edge_index (torch.Tensor or SparseTensor): The session graphs.
+            alias_index (torch.Tensor): The node of every click.
+            last_index (torch.Tensor): The node of every session's last
+                click, :obj:`[B]`.
+            batch (torch.Tensor): The session of every node.
+            edge_weight (torch.Tensor, optional): Edge weights.
+        """
+        session = self.session_embedding(x, edge_index, alias_index,
+                                         last_index, batch, edge_weight)
+        return session @ self.embedding.weight[1:].t()  # [B, num_items]
+
+    def forward_batch(self, data) -> Tensor:
+        r"""Calls :meth:`forward` on a batch built by
+        :func:`~pyg_srgnn.data.session_graph_batch` or
+        :class:`~pyg_srgnn.data.SessionToGraph` + PyG's DataLoader."""
+        return self(data.x, data.edge_index, data.alias_index,
+                    data.last_index, data.batch,
+                    getattr(data, 'edge_weight', None))
+
+    @staticmethod
+    def loss(scores: Tensor, target: Tensor) -> Tensor:
+        r"""Cross-entropy over all items; :obj:`target` holds item ids."""
+        return F.cross_entropy(scores, target - 1)
+
+    @torch.no_grad()
+    def score_sessions(self, sessions: Sequence[Sequence[int]],
+                       edge_weight: str = 'binary') -> Tensor:
+        r"""Scores every item for each session, :obj:`[B, num_items]`, column
+        :obj:`j` for item :obj:`j + 1` (the official :obj:`compute_scores`).
+
+        Args:
+            sessions (list of lists of int): Item ids in click order.
+            edge_weight (str, optional): The edge weighting the model was
+                trained with. (default: :obj:`"binary"`)
+        """
+        clicks, ptr = sessions_to_tensors(sessions, self.num_items)
+        device = self.embedding.weight.device
+        data = session_graph_batch(clicks.to(device), ptr.to(device),
+                                   edge_weight=edge_weight)
+        was_training = self.training
+        self.eval()
+        try:
+            return self.forward_batch(data)
+        finally:
+            self.train(was_training)
+
+    def recommend(self, sessions: Sequence[Sequence[int]], k: int = 20,
+                  edge_weight: str = 'binary') -> Tensor:
+        r"""Returns the ids of the :obj:`k` best-scored items per session,
+        best first, :obj:`[B, k]`."""
+        if not 1 <= k <= self.num_items:
+            raise ValueError(f"'k' must be between 1 and the number of items "
+                             f"{self.num_items} (got {k})")
+        scores = self.score_sessions(sessions, edge_weight)
+        return scores.topk(k, dim=-1).indices + 1
+
+    @classmethod
+    def from_official_state_dict(
+        cls,
+        state_dict: Mapping[str, Tensor],
+        hybrid: bool = True,
+        num_layers: int = 1,
+    ) -> 'SRGNN':
+        r"""Builds a model from a :obj:`state_dict` saved by the official
+        SR-GNN PyTorch code; sizes come from the tensor shapes.
+
+        Args:
+            state_dict (dict): The official parameters, by their names there.
+            hybrid (bool, optional): The official :obj:`--nonhybrid` flag,
+                negated. (default: :obj:`True`)
+            num_layers (int, optional): The official :obj:`--step`.
+                (default: :obj:`1`)
+        """
+        known = set(OFFICIAL_KEYS) | set(OFFICIAL_UNUSED)
+        unknown = sorted(set(state_dict) - known)
+        missing = sorted(set(OFFICIAL_KEYS) - set(state_dict))
+        if not hybrid:
+            missing = [k for k in missing
+                       if not k.startswith('linear_transform.')]
+        if unknown or missing:
+            raise ValueError(f"Not an official SR-GNN state_dict: "
+                             f"missing keys {missing}, unexpected keys "
+                             f"{unknown}")
+        num_rows, hidden_channels = state_dict['embedding.weight'].shape
+        model = cls(num_rows - 1, hidden_channels, num_layers, hybrid)
+        ours: Dict[str, Tensor] = {
+            OFFICIAL_KEYS[key]: value
+            for key, value in state_dict.items() if key in OFFICIAL_KEYS and (
+                hybrid or not key.startswith('linear_transform.'))
+        }
+        try:
+            model.load_state_dict(ours, strict=True)
+        except RuntimeError as e:
+            raise ValueError(f"Official state_dict does not fit one model "
+                             f"with {num_rows} embedding rows of size "
+                             f"{hidden_channels}: {e}") from None
+        return model
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_items={self.num_items}, '
+                f'hidden_channels={self.hidden_channels}, '
+                f'num_layers={self.num_layers}, hybrid={self.hybrid})')
