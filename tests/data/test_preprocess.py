@@ -1,0 +1,114 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyg_srgnn.data.io import load_pickle, read_diginetica_csv
+from pyg_srgnn.data.preprocess import (
+    ClickLog,
+    filter_clicks,
+    group_sessions,
+    official_split,
+)
+from pyg_srgnn.data.sequences import Sequences, prefix_augment
+
+SAMPLE_CSV = (Path(__file__).resolve().parents[2] / 'datasets' /
+              'diginetica-sample' / 'train-item-views.csv')
+DAY = 86400
+
+
+def click_log(rows):
+    r"""A :class:`ClickLog` from :obj:`(session, item, time, day)` rows in
+    file order. Item codes follow the labels' sorted order on purpose, so
+    that they differ from the order of first appearance."""
+    rows = np.array(rows, dtype=object)
+    item_labels, item = np.unique(rows[:, 1].astype(str), return_inverse=True)
+    return ClickLog(session=rows[:, 0].astype(np.int64), item=item,
+                    time=rows[:, 2].astype(np.int64),
+                    date=rows[:, 3].astype(np.int64) * DAY,
+                    item_labels=item_labels)
+
+
+def test_group_sessions():
+    log = click_log([
+        (0, 'a', 5, 1),
+        (0, 'b', 3, 1),
+        (1, 'c', 1, 2),
+        (0, 'c', 3, 3),  # ties with 'b' on time: file order is kept
+        (1, 'a', 0, 2),
+        (2, 'b', 7, 1),
+    ])
+    assert len(log) == 6
+    sessions, dates = group_sessions(log)
+    assert sessions.tolist() == [[1, 2, 0], [0, 2], [1]]
+    # The date of the last row in the file, not of the latest click:
+    assert (dates // DAY).tolist() == [3, 2, 1]
+
+
+def test_filter_clicks():
+    seqs = Sequences.from_lists([[1, 2, 3], [4, 5], [6], [7, 8]])
+    mask = np.array([True, False, True, True, False, True, True, True])
+    seqs, index = filter_clicks(seqs, mask)
+    assert seqs.tolist() == [[1, 3], [7, 8]]
+    assert index.tolist() == [0, 3]
+
+    seqs, index = filter_clicks(seqs, np.ones(4, dtype=bool), min_length=3)
+    assert seqs.tolist() == []
+    assert index.tolist() == []
+
+
+def test_official_split():
+    log = click_log([
+        # Session 0, day 5: sorted by time, [A, B, A].
+        (0, 'A', 2, 5), (0, 'A', 0, 5), (0, 'B', 1, 5),
+        (1, 'B', 0, 3), (1, 'C', 1, 3),
+        (2, 'C', 0, 5), (2, 'A', 1, 5),  # day 5 too: after session 0
+        (3, 'D', 0, 4),  # one click: dropped before items are counted
+        (4, 'A', 0, 8), (4, 'B', 1, 8), (4, 'C', 2, 8),  # on the split day
+        (5, 'C', 0, 10), (5, 'E', 1, 10), (5, 'A', 2, 10),
+        (6, 'E', 0, 9), (6, 'B', 1, 9),
+        (7, 'D', 0, 2), (7, 'D', 1, 2), (7, 'D', 2, 2), (7, 'D', 3, 2),
+        (7, 'C', 4, 2),  # D is clicked 4 times: left [C], too short
+        (8, 'E', 0, 9), (8, 'E', 1, 9), (8, 'E', 2, 9), (8, 'B', 3, 9),
+        (8, 'A', 4, 9),
+    ])
+    split = official_split(log, test_days=2)
+    # Training sessions by date; items numbered by first click there:
+    # B = 1, C = 2, A = 3. Item E (5 clicks, all in the test period) is
+    # unknown to training and leaves session 6 too short.
+    assert split.train.tolist() == [[1, 2], [3, 1, 3], [2, 3]]
+    assert (split.train_dates // DAY).tolist() == [3, 5, 5]
+    assert split.test.tolist() == [[1, 3], [2, 3]]
+    assert (split.test_dates // DAY).tolist() == [9, 10]
+    assert split.item_labels.tolist() == ['B', 'C', 'A']
+    assert split.num_items == 3
+
+
+def test_official_split_nothing_left():
+    log = click_log([(0, 'A', 0, 1), (0, 'A', 1, 1), (1, 'B', 0, 1)])
+    with pytest.raises(ValueError, match='is left from 3 clicks'):
+        official_split(log)
+
+
+def test_official_split_sample(shared_data):
+    # The official preprocessing's output for the sample csv, as published.
+    official = shared_data / 'sample'
+    split = official_split(read_diginetica_csv(SAMPLE_CSV))
+    assert split.num_items == 309
+    assert split.train.values.max() == 309
+    assert len(split.train) == 469
+    assert split.train.tolist() == load_pickle(official / 'all_train_seq.txt')
+
+    for part, name, num_samples in ((split.train, 'train.txt', 1205),
+                                    (split.test, 'test.txt', 99)):
+        prefixes, targets, _ = prefix_augment(part)
+        official_prefixes, official_targets = load_pickle(official / name)
+        assert len(targets) == num_samples
+        assert prefixes.tolist() == official_prefixes
+        assert targets.tolist() == official_targets
+
+    # The 47 test sessions quoted for the sample are those dated in the test
+    # period; 8 of them keep fewer than two clicks on items seen in training.
+    # Each kept session gives exactly one sample with a one-click prefix.
+    assert len(split.test) == 39
+    assert sum(len(p) == 1 for p in official_prefixes) == 39
