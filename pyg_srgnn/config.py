@@ -1,0 +1,100 @@
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, Optional, Tuple
+
+PROTOCOLS = ('clean', 'paper')
+
+
+def option(default, help: str):
+    return field(default=default, metadata={'help': help})
+
+
+@dataclass
+class FitConfig:
+    r"""Everything :func:`pyg_srgnn.fit` needs. The defaults are the settings
+    of the paper and of the official code; each field's help text is also the
+    help of its :obj:`pyg-srgnn fit` option."""
+    dataset: str = option('diginetica-sample', 'Data set name.')
+    root: Optional[str] = option(
+        None, 'Data set directory [default: ~/.cache/pyg_srgnn/DATASET].')
+    edge_weight: str = option(
+        'binary', "Session graph edges: 'binary' (one per distinct "
+        "transition, the official code) or 'count' (transition counts, the "
+        "paper's text).")
+    hidden_channels: int = option(100, 'Embedding and state size d.')
+    num_layers: int = option(
+        1, 'Propagation steps with shared weights (official --step).')
+    hybrid: bool = option(
+        True, 'Session embedding W3[s_g; v_n] (hybrid) or s_g alone.')
+    epochs: int = option(30, 'Maximum number of epochs.')
+    batch_size: int = option(100, 'Training batch size.')
+    lr: float = option(1e-3, 'Adam learning rate.')
+    weight_decay: float = option(1e-5, "Adam's L2 penalty.")
+    lr_step: int = option(3, 'StepLR step size, in epochs.')
+    lr_gamma: float = option(0.1, 'StepLR decay factor.')
+    patience: int = option(10, 'Epochs without improvement before stopping.')
+    protocol: str = option(
+        'clean', "'clean': pick the epoch on a validation split cut by "
+        "session from the training data, test once. 'paper': the official "
+        "loop (scheduler stepped before each epoch) and the best test value "
+        "of each metric over epochs, as behind the paper's table.")
+    valid_fraction: float = option(
+        0.1, 'Clean protocol: share of the latest training sessions that '
+        'form the validation split.')
+    monitor: str = option(
+        'HR@20', 'Clean protocol: the validation metric that picks the '
+        'epoch.')
+    ks: Tuple[int, ...] = option((10, 20), 'Cut-offs K of HR/MRR/NDCG@K.')
+    seed: int = option(0, 'Random seed (initialisation and shuffling).')
+    eval_batch_size: int = option(
+        500, 'Evaluation batch size (scores do not depend on it).')
+    num_threads: Optional[int] = option(
+        None, "Torch CPU threads [default: torch's choice].")
+    device: str = option('cpu', "Torch device, e.g. 'cpu' or 'cuda'.")
+    run_dir: Optional[str] = option(
+        None, 'Output directory [default: runs/DATASET-PROTOCOL-seedN-TIME].')
+    progress: bool = option(True, 'Show a progress bar with loss and speed.')
+
+    def __post_init__(self):
+        self.ks = tuple(sorted(set(int(k) for k in self.ks)))
+        checks = [
+            (self.protocol in PROTOCOLS, 'protocol',
+             f"one of {', '.join(PROTOCOLS)}"),
+            (self.edge_weight in ('binary', 'count'), 'edge_weight',
+             'one of binary, count'),
+            (self.hidden_channels >= 1, 'hidden_channels', 'at least 1'),
+            (self.num_layers >= 1, 'num_layers', 'at least 1'),
+            (self.epochs >= 1, 'epochs', 'at least 1'),
+            (self.batch_size >= 1, 'batch_size', 'at least 1'),
+            (self.eval_batch_size >= 1, 'eval_batch_size', 'at least 1'),
+            (self.lr > 0, 'lr', 'positive'),
+            (self.weight_decay >= 0, 'weight_decay', 'non-negative'),
+            (self.lr_step >= 1, 'lr_step', 'at least 1'),
+            (0 < self.lr_gamma <= 1, 'lr_gamma', 'in (0, 1]'),
+            (self.patience >= 1, 'patience', 'at least 1'),
+            (0 < self.valid_fraction < 1, 'valid_fraction', 'in (0, 1)'),
+            (len(self.ks) > 0 and self.ks[0] >= 1, 'ks',
+             'positive integers'),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise ValueError(f"Invalid '{name}': {getattr(self, name)!r} "
+                                 f"(expected {expected})")
+        name, _, k = self.monitor.partition('@')
+        if name not in ('HR', 'MRR', 'NDCG') or not k.isdigit() or int(
+                k) not in self.ks:
+            raise ValueError(f"Invalid 'monitor': {self.monitor!r} (expected "
+                             f"HR@K, MRR@K or NDCG@K with K in {self.ks})")
+
+    def to_dict(self) -> Dict[str, Any]:
+        out = asdict(self)
+        out['ks'] = list(self.ks)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> 'FitConfig':
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"Unknown config keys {unknown} (known: "
+                             f"{', '.join(sorted(known))})")
+        return cls(**values)

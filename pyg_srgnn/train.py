@@ -1,0 +1,229 @@
+import json
+import math
+import os
+import os.path as osp
+import time
+import warnings
+from typing import Any, Callable, Dict, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from pyg_srgnn.config import FitConfig
+from pyg_srgnn.data.dataset import load_dataset
+from pyg_srgnn.data.loader import SessionLoader
+from pyg_srgnn.metrics import RankingMetrics, target_rank
+from pyg_srgnn.nn import SRGNN
+
+
+def train_epoch(model: SRGNN, loader: SessionLoader,
+                optimizer: torch.optim.Optimizer,
+                progress: Optional[tqdm] = None) -> float:
+    r"""One pass over :obj:`loader`; returns the mean training loss."""
+    model.train()
+    device = model.embedding.weight.device
+    total_loss = num_samples = 0
+    for batch in loader:
+        batch = batch.to(device)
+        optimizer.zero_grad()
+        loss = model.loss(model.forward_batch(batch), batch.y)
+        loss.backward()
+        optimizer.step()
+        total_loss += float(loss.detach()) * batch.num_graphs
+        num_samples += batch.num_graphs
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loss=f'{total_loss / num_samples:.4f}')
+    return total_loss / num_samples
+
+
+@torch.no_grad()
+def evaluate(model: SRGNN, loader: SessionLoader, ks=(20, )) -> Dict[str,
+                                                                      float]:
+    r"""Ranks every target among all items; returns HR/MRR/NDCG at each K."""
+    model.eval()
+    device = model.embedding.weight.device
+    metrics = RankingMetrics(ks)
+    for batch in loader:
+        batch = batch.to(device)
+        metrics.update(target_rank(model.forward_batch(batch), batch.y - 1))
+    return metrics.compute()
+
+
+def split_by_session(session: torch.Tensor, valid_fraction: float):
+    r"""Returns the positions of the training and validation samples when
+    the latest :obj:`valid_fraction` of sessions (sessions are numbered in
+    time order) become the validation split."""
+    num_sessions = int(session.max()) + 1
+    num_valid = max(1, math.ceil(valid_fraction * num_sessions))
+    if num_valid >= num_sessions:
+        raise ValueError(f"Cannot cut a validation split from "
+                         f"{num_sessions} training session(s)")
+    is_valid = session >= num_sessions - num_valid
+    return (~is_valid).nonzero().view(-1), is_valid.nonzero().view(-1)
+
+
+def default_run_dir(config: FitConfig) -> str:
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    return osp.join('runs', f'{config.dataset}-{config.protocol}-'
+                    f'seed{config.seed}-{stamp}')
+
+
+def save_checkpoint(path: str, checkpoint: Dict[str, Any]) -> None:
+    r"""Writes :obj:`checkpoint` atomically: a killed run never leaves a
+    half-written file behind."""
+    tmp = f'{path}.tmp'
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: str, obj: Any) -> None:
+    with open(path, 'w') as f:
+        json.dump(obj, f, indent=2)
+        f.write('\n')
+
+
+def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
+                    epoch: int, metrics: Dict[str, float],
+                    item_labels) -> Dict[str, Any]:
+    return {
+        'model': model.state_dict(),
+        'optimizer': optimizer.state_dict(),
+        'scheduler': scheduler.state_dict(),
+        'config': config.to_dict(),
+        'epoch': epoch,
+        'metrics': metrics,
+        'item_labels': list(item_labels),
+    }
+
+
+def fit(config: FitConfig,
+        log: Callable[[str], None] = print) -> Dict[str, Any]:
+    r"""Trains SR-GNN as :obj:`config` says and returns the final metrics.
+
+    Writes to :obj:`config.run_dir`: :obj:`config.json`, one line per epoch
+    in :obj:`log.jsonl`, the best model in :obj:`checkpoint.pt` and the
+    result in :obj:`metrics.json`.
+    """
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+
+    train_set = load_dataset(config.dataset, config.root, 'train')
+    test_set = load_dataset(config.dataset, config.root, 'test')
+    num_items = train_set.num_items
+
+    if config.protocol == 'paper':
+        train_index = None
+        select_loader_name = 'test'
+    else:
+        session = train_set.sample_tensors()[3]
+        train_index, valid_index = split_by_session(session,
+                                                    config.valid_fraction)
+        select_loader_name = 'valid'
+
+    generator = torch.Generator().manual_seed(config.seed)
+    train_loader = SessionLoader(train_set, train_index, config.edge_weight,
+                                 batch_size=config.batch_size, shuffle=True,
+                                 generator=generator)
+    test_loader = SessionLoader(test_set, None, config.edge_weight,
+                                batch_size=config.eval_batch_size)
+    select_loader = test_loader
+    if config.protocol == 'clean':
+        select_loader = SessionLoader(train_set, valid_index,
+                                      config.edge_weight,
+                                      batch_size=config.eval_batch_size)
+
+    model = SRGNN(num_items, config.hidden_channels, config.num_layers,
+                  config.hybrid).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
+                                 weight_decay=config.weight_decay,
+                                 fused=True)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step,
+                                                config.lr_gamma)
+
+    run_dir = config.run_dir or default_run_dir(config)
+    os.makedirs(run_dir, exist_ok=True)
+    write_json(osp.join(run_dir, 'config.json'), config.to_dict())
+    log(f'{config.dataset}: {len(train_loader.index):,} training samples, '
+        f'{len(select_loader.index):,} {select_loader_name} samples, '
+        f'{num_items:,} items; protocol {config.protocol}; run dir '
+        f'{run_dir}')
+
+    official_keys = (f'HR@{config.ks[-1]}', f'MRR@{config.ks[-1]}')
+    best: Dict[str, float] = {}  # paper: best of each metric; clean: monitor
+    best_epoch: Dict[str, int] = {}
+    bad_epochs = 0
+    epoch = 0
+    for epoch in range(1, config.epochs + 1):
+        if config.protocol == 'paper':
+            # The official loop steps the scheduler before training, so the
+            # first decay comes after two epochs, not three.
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', UserWarning)
+                scheduler.step()
+        lr = optimizer.param_groups[0]['lr']
+
+        start = time.perf_counter()
+        with tqdm(total=len(train_loader), desc=f'epoch {epoch}',
+                  disable=not config.progress, leave=False,
+                  unit='batch') as progress:
+            loss = train_epoch(model, train_loader, optimizer, progress)
+        train_time = time.perf_counter() - start
+        if config.protocol == 'clean':
+            scheduler.step()
+
+        metrics = evaluate(model, select_loader, config.ks)
+        record = {'epoch': epoch, 'lr': lr, 'loss': loss,
+                  'train_seconds': round(train_time, 3),
+                  select_loader_name: metrics}
+
+        if config.protocol == 'paper':
+            # Official rule: the best of each metric over epochs; an epoch
+            # counts as good if HR@K or MRR@K ties or beats its best so far.
+            improved = False
+            for key, value in metrics.items():
+                if value >= best.get(key, -1.0):
+                    best[key], best_epoch[key] = value, epoch
+                    improved |= key in official_keys
+        else:
+            improved = metrics[config.monitor] > best.get(config.monitor, -1)
+            if improved:
+                best, best_epoch = dict(metrics), {config.monitor: epoch}
+                save_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
+                                make_checkpoint(model, optimizer, scheduler,
+                                                config, epoch, metrics,
+                                                train_set.item_labels))
+        bad_epochs = 0 if improved else bad_epochs + 1
+
+        with open(osp.join(run_dir, 'log.jsonl'), 'a') as f:
+            f.write(json.dumps(record) + '\n')
+        shown = ' '.join(f'{key} {100 * value:.2f}'
+                         for key, value in metrics.items()
+                         if key.endswith(f'@{config.ks[-1]}'))
+        log(f'epoch {epoch:3d} | lr {lr:.0e} | loss {loss:.4f} | '
+            f'{select_loader_name} {shown} | '
+            f'{len(train_loader) / train_time:.1f} batch/s')
+        if bad_epochs >= config.patience:
+            log(f'no improvement for {config.patience} epochs: stopping')
+            break
+
+    if config.protocol == 'paper':
+        result = {'protocol': 'paper', 'test': best, 'best_epoch': best_epoch}
+        save_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
+                        make_checkpoint(model, optimizer, scheduler, config,
+                                        epoch, best, train_set.item_labels))
+    else:
+        checkpoint = torch.load(osp.join(run_dir, 'checkpoint.pt'),
+                                map_location=device, weights_only=True)
+        model.load_state_dict(checkpoint['model'])
+        result = {
+            'protocol': 'clean',
+            'test': evaluate(model, test_loader, config.ks),
+            'valid': best,
+            'best_epoch': best_epoch[config.monitor],
+        }
+    result.update(epochs_run=epoch, num_items=num_items, run_dir=run_dir)
+    write_json(osp.join(run_dir, 'metrics.json'), result)
+    return result

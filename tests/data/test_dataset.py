@@ -1,0 +1,88 @@
+import pytest
+import torch
+
+from torch_geometric.loader import DataLoader
+
+from pyg_srgnn.data import SessionLoader, SessionToGraph
+from pyg_srgnn.data.dataset import DigineticaSample, load_dataset
+from pyg_srgnn.data.io import load_pickle
+
+
+@pytest.fixture(scope='module')
+def sample_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('diginetica-sample'))
+
+
+def test_diginetica_sample(sample_root):
+    train = DigineticaSample(sample_root, split='train')
+    test = DigineticaSample(sample_root, split='test')
+    assert str(train) == "DigineticaSample(1205, split='train')"
+    assert len(train) == 1205 and len(test) == 99
+    assert train.num_items == test.num_items == 309
+    assert len(train.item_labels) == 309
+    assert int(train.sample_tensors()[3].max()) + 1 == 469
+    # 47 sessions fall in the test period; 8 keep fewer than two clicks on
+    # items seen in training, so 39 give samples (as in the official test.txt).
+    assert int(test.sample_tensors()[3].max()) + 1 == 39
+
+    data = train[0]
+    assert set(data.keys()) == {'clicks', 'y', 'session'}
+    assert data.session.tolist() == [0]
+
+    graph = DigineticaSample(sample_root, transform=SessionToGraph())[0]
+    assert {'x', 'edge_index', 'alias_index', 'last_index'} <= set(
+        graph.keys())
+
+
+def test_diginetica_sample_equals_official_pickles(sample_root,
+                                                   shared_data):
+    for split in ('train', 'test'):
+        prefixes, targets = load_pickle(shared_data / 'sample' /
+                                        f'{split}.txt')
+        dataset = DigineticaSample(sample_root, split=split)
+        clicks, ptr, y, _ = dataset.sample_tensors()
+        assert y.tolist() == targets
+        assert ptr.diff().tolist() == [len(p) for p in prefixes]
+        assert clicks.tolist() == [i for p in prefixes for i in p]
+
+
+def test_subset_keeps_the_order_of_its_indices(sample_root):
+    dataset = DigineticaSample(sample_root)
+    subset = dataset[torch.tensor([5, 2, 9])]
+    clicks, ptr, y, session = subset.sample_tensors()
+    expected = [dataset[i] for i in (5, 2, 9)]
+    assert y.tolist() == [int(d.y) for d in expected]
+    assert clicks.tolist() == [i for d in expected for i in d.clicks.tolist()]
+    assert ptr.tolist()[-1] == clicks.numel()
+
+
+@pytest.mark.parametrize('edge_weight', ['binary', 'count'])
+def test_session_loader_equals_pyg_data_loader(sample_root, edge_weight):
+    dataset = DigineticaSample(sample_root)
+    ours = SessionLoader(dataset, edge_weight=edge_weight, batch_size=64)
+    transformed = DigineticaSample(sample_root,
+                                   transform=SessionToGraph(edge_weight))
+    pyg = DataLoader(transformed, batch_size=64)
+    assert len(ours) == len(pyg) == 19
+    for a, b in zip(ours, pyg):
+        for key in ('x', 'edge_index', 'alias_index', 'last_index', 'batch',
+                    'ptr', 'y'):
+            assert a[key].tolist() == b[key].tolist(), key
+        if edge_weight == 'count':
+            assert a.edge_weight.tolist() == b.edge_weight.tolist()
+
+
+def test_session_loader_on_an_index(sample_root):
+    dataset = DigineticaSample(sample_root)
+    loader = SessionLoader(dataset, torch.tensor([3, 1]), batch_size=10)
+    batch = next(iter(loader))
+    assert batch.y.tolist() == [int(dataset[3].y), int(dataset[1].y)]
+
+
+def test_load_dataset_errors(sample_root):
+    assert len(load_dataset('diginetica-sample', sample_root, 'test')) == 99
+    with pytest.raises(ValueError, match="Unknown dataset 'nope'.*"
+                       "diginetica-sample"):
+        load_dataset('nope')
+    with pytest.raises(ValueError, match="Unknown split 'valid'"):
+        DigineticaSample(sample_root, split='valid')

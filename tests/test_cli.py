@@ -1,0 +1,74 @@
+from dataclasses import fields
+
+from click.testing import CliRunner
+
+from pyg_srgnn.cli import main
+from pyg_srgnn.config import FitConfig
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_fit_help_documents_every_option():
+    result = run('fit', '--help')
+    assert result.exit_code == 0
+    for f in fields(FitConfig):
+        option = '--k' if f.name == 'ks' else '--' + f.name.replace('_', '-')
+        assert option in result.output, option
+    assert '[default: 100]' in result.output
+
+
+def test_fit(tmp_path):
+    result = run('fit', '--root', str(tmp_path / 'data'), '--run-dir',
+                 str(tmp_path / 'run'), '--epochs', '2', '--hidden-channels',
+                 '8', '--no-progress', '-k', '5', '-k', '20')
+    assert result.exit_code == 0, result.output
+    assert 'epoch   2' in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith('HR@20 ') and 'MRR@20 ' in last
+    assert (tmp_path / 'run' / 'metrics.json').is_file()
+
+
+def test_fit_paper_protocol(tmp_path):
+    result = run('fit', '--root', str(tmp_path / 'data'), '--run-dir',
+                 str(tmp_path / 'run'), '--epochs', '1', '--hidden-channels',
+                 '8', '--no-progress', '--protocol', 'paper')
+    assert result.exit_code == 0, result.output
+    assert 'paper protocol' in result.output.splitlines()[-1]
+
+
+def test_bad_options():
+    result = run('fit', '--epoch', '3')
+    assert result.exit_code == 2
+    assert "No such option '--epoch'. Did you mean '--epochs'?" in (
+        result.output)
+    assert 'Traceback' not in result.output
+
+    result = run('fit', '--protocol', 'best')
+    assert result.exit_code == 2
+    assert "'best' is not one of 'clean', 'paper'" in result.output
+
+    result = run('fit', '--valid-fraction', '1.5')
+    assert result.exit_code == 2
+    assert "Invalid 'valid_fraction': 1.5 (expected in (0, 1))" in (
+        result.output)
+
+    result = run('fit', '--batch-size', 'ten')
+    assert result.exit_code == 2
+    assert "'ten' is not a valid integer" in result.output
+
+
+def test_malformed_csv_is_reported(tmp_path):
+    raw = tmp_path / 'data' / 'raw'
+    raw.mkdir(parents=True)
+    (raw / 'train-item-views.csv').write_text(
+        'session_id;user_id;item_id;timeframe;eventdate\n'
+        '1;NA;81766;526309;2016-05-09\n'
+        '1;NA;31331;soon;2016-05-09\n')
+    result = run('fit', '--root', str(tmp_path / 'data'), '--no-progress')
+    assert result.exit_code == 1
+    assert 'train-item-views.csv' in result.output
+    assert 'line 3' in result.output or 'lines 3' in result.output
+    assert 'Traceback' not in result.output
+    assert isinstance(result.exception, SystemExit)

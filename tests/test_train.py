@@ -1,0 +1,98 @@
+import json
+
+import pytest
+import torch
+
+from pyg_srgnn.config import FitConfig
+from pyg_srgnn.train import fit, split_by_session
+
+
+def small_config(tmp_path, name, **kwargs):
+    defaults = dict(root=str(tmp_path / 'data'), run_dir=str(tmp_path / name),
+                    hidden_channels=16, epochs=4, progress=False)
+    defaults.update(kwargs)
+    return FitConfig(**defaults)
+
+
+def read_log(run_dir):
+    with open(run_dir / 'log.jsonl') as f:
+        return [json.loads(line) for line in f]
+
+
+def test_fit_clean_protocol_is_reproducible(tmp_path):
+    first = fit(small_config(tmp_path, 'a'), log=lambda msg: None)
+    second = fit(small_config(tmp_path, 'b'), log=lambda msg: None)
+    assert first['test'] == second['test']
+    assert first['protocol'] == 'clean'
+    assert set(first['test']) == {'HR@10', 'MRR@10', 'NDCG@10', 'HR@20',
+                                  'MRR@20', 'NDCG@20'}
+    assert 0 <= first['test']['MRR@20'] <= first['test']['HR@20'] <= 1
+    assert 1 <= first['best_epoch'] <= 4
+
+    run_dir = tmp_path / 'a'
+    assert json.loads((run_dir / 'metrics.json').read_text()) == first
+    assert json.loads((run_dir / 'config.json').read_text())[
+        'hidden_channels'] == 16
+    log = read_log(run_dir)
+    assert [r['epoch'] for r in log] == [1, 2, 3, 4]
+    # Scheduler stepped after each epoch: three epochs at the first rate.
+    assert [r['lr'] for r in log] == pytest.approx([1e-3, 1e-3, 1e-3, 1e-4])
+    assert all('valid' in r for r in log)
+    assert log[-1]['loss'] < log[0]['loss']
+
+    checkpoint = torch.load(run_dir / 'checkpoint.pt', weights_only=True)
+    assert checkpoint['epoch'] == first['best_epoch']
+    assert checkpoint['config']['seed'] == 0
+    assert len(checkpoint['item_labels']) == 309
+
+    other_seed = fit(small_config(tmp_path, 'c', seed=1),
+                     log=lambda msg: None)
+    assert other_seed['test'] != first['test']
+
+
+def test_fit_paper_protocol(tmp_path):
+    result = fit(small_config(tmp_path, 'p', protocol='paper', epochs=3),
+                 log=lambda msg: None)
+    assert result['protocol'] == 'paper'
+    log = read_log(tmp_path / 'p')
+    # The official order: two epochs at 1e-3, then the first decay.
+    assert [r['lr'] for r in log] == pytest.approx([1e-3, 1e-3, 1e-4])
+    # Best test value of each metric over the epochs, with its epoch.
+    for key in ('HR@20', 'MRR@20'):
+        values = [r['test'][key] for r in log]
+        assert result['test'][key] == max(values)
+        epoch = result['best_epoch'][key]
+        assert log[epoch - 1]['test'][key] == max(values)
+
+
+def test_early_stopping(tmp_path):
+    # With a learning rate of zero nothing ever improves after epoch 1.
+    result = fit(small_config(tmp_path, 's', lr=1e-12, patience=2,
+                              epochs=10), log=lambda msg: None)
+    assert result['epochs_run'] == 3
+
+
+def test_split_by_session():
+    session = torch.tensor([0, 0, 1, 2, 2, 2, 3, 4, 4, 5, 6, 7, 8, 9])
+    train, valid = split_by_session(session, 0.2)
+    assert valid.tolist() == [12, 13]  # sessions 8 and 9, the latest
+    assert train.tolist() == list(range(12))
+    with pytest.raises(ValueError, match='from 1 training session'):
+        split_by_session(torch.tensor([0, 0]), 0.1)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(protocol='best'), "'protocol': 'best'.*clean, paper"),
+    (dict(valid_fraction=1.5), "'valid_fraction'"),
+    (dict(monitor='HR@50'), "'monitor'.*K in"),
+    (dict(batch_size=0), "'batch_size'"),
+])
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FitConfig(**kwargs)
+
+
+def test_config_from_dict():
+    assert FitConfig.from_dict({'epochs': 3}).epochs == 3
+    with pytest.raises(ValueError, match=r"Unknown config keys \['epoch'\]"):
+        FitConfig.from_dict({'epoch': 3})
