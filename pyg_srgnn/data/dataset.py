@@ -1,3 +1,4 @@
+import functools
 import json
 import os
 import os.path as osp
@@ -12,9 +13,13 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.io import fs
 
-from pyg_srgnn.data.io import read_diginetica_csv
+from pyg_srgnn.data.io import load_pickle, read_diginetica_csv
 from pyg_srgnn.data.preprocess import official_split
-from pyg_srgnn.data.sequences import Sequences, prefix_augment
+from pyg_srgnn.data.sequences import (
+    Sequences,
+    prefix_augment,
+    sample_sessions,
+)
 
 # (prefixes, targets, session of each sample)
 Samples = Tuple[Sequences, np.ndarray, np.ndarray]
@@ -136,6 +141,22 @@ class SessionDataset(InMemoryDataset):
         return (torch.from_numpy(clicks), torch.from_numpy(ptr),
                 data.y[index], data.session[index])
 
+    def statistics(self) -> Dict[str, float]:
+        r"""Counts of this split. Every session of :obj:`n` clicks gives
+        :obj:`n - 1` samples, so clicks = samples + sessions."""
+        _, ptr, _, session = self.sample_tensors()
+        num_samples = session.numel()
+        num_sessions = int(session.unique().numel())
+        clicks = num_samples + num_sessions
+        return {
+            'samples': num_samples,
+            'sessions': num_sessions,
+            'items': self.num_items,
+            'clicks': clicks,
+            'avg_session_length': clicks / max(num_sessions, 1),
+            'avg_prefix_length': int(ptr[-1] - ptr[0]) / max(num_samples, 1),
+        }
+
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}({len(self)}, split={self.split!r})'
 
@@ -191,8 +212,172 @@ class DigineticaSample(SessionDataset):
         return samples, [str(label) for label in split.item_labels]
 
 
+
+def _check_sessions(obj, path, what: str) -> Sequences:
+    if not isinstance(obj, (list, tuple)) or not all(
+            isinstance(seq, (list, tuple)) for seq in obj):
+        raise ValueError(f"{path}: expected {what} as a list of lists of item "
+                         f"ids (got {type(obj).__name__})")
+    seqs = Sequences.from_lists(obj)
+    if len(seqs.values) > 0 and seqs.values.min() < 1:
+        bad = int(np.flatnonzero(seqs.values < 1)[0])
+        row = int(np.searchsorted(seqs.ptr, bad, side='right')) - 1
+        raise ValueError(f"{path}: {what} {row} holds item id "
+                         f"{int(seqs.values[bad])}; ids start at 1")
+    return seqs
+
+
+def read_srgnn_split(train_path, test_path) -> Dict[str, Samples]:
+    r"""Reads a published SR-GNN split: :obj:`all_train_seq.txt` (the
+    training sessions, prefix-augmented here exactly as the published
+    :obj:`train.txt`) and :obj:`test.txt` (prefixes and targets)."""
+    train = prefix_augment(_check_sessions(load_pickle(train_path),
+                                           train_path, 'session'))
+    test = load_pickle(test_path)
+    if not (isinstance(test, (list, tuple)) and len(test) == 2
+            and len(test[0]) == len(test[1])):
+        raise ValueError(f"{test_path}: expected a pair (prefixes, targets) "
+                         f"of equal length")
+    prefixes = _check_sessions(test[0], test_path, 'prefix')
+    targets = _check_sessions([[t] for t in test[1]], test_path, 'target')
+    targets = targets.values
+    return {
+        'train': train,
+        'test': (prefixes, targets, sample_sessions(prefixes, targets)),
+    }
+
+
+class SRGNNSplit(SessionDataset):
+    r"""Base class of the published SR-GNN splits, read from the files every
+    follow-up paper passes around: :obj:`all_train_seq.txt` and
+    :obj:`test.txt` (pickles of plain lists, loaded with a class-refusing
+    unpickler).
+
+    :meth:`download` copies them from :obj:`$PYG_SRGNN_DATA/<folder>` when
+    that folder holds them; otherwise its error says which files to place
+    where.
+    """
+    folder: str = ''
+
+    @property
+    def raw_file_names(self) -> List[str]:
+        return ['all_train_seq.txt', 'test.txt']
+
+    def download(self) -> None:
+        mirror = os.environ.get('PYG_SRGNN_DATA')
+        source = Path(mirror) / self.folder if mirror else None
+        if source is not None and all(
+                (source / name).is_file() for name in self.raw_file_names):
+            for name in self.raw_file_names:
+                shutil.copyfile(source / name, osp.join(self.raw_dir, name))
+            return
+        raise FileNotFoundError(
+            f"{self.__class__.__name__} needs the SR-GNN files "
+            f"{' and '.join(self.raw_file_names)} in {self.raw_dir} (the "
+            f"output of the official SR-GNN datasets/preprocess.py for "
+            f"'{self.folder}', as shared by SR-GNN follow-up repositories); "
+            f"place them there, or set PYG_SRGNN_DATA to a folder holding "
+            f"'{self.folder}/'")
+
+    def process_samples(self) -> Tuple[Dict[str, Samples], Sequence[str]]:
+        samples = read_srgnn_split(*self.raw_paths)
+        num_items = max(int(samples['train'][1].max()),
+                        int(samples['train'][0].values.max()),
+                        int(samples['test'][1].max()),
+                        int(samples['test'][0].values.max(initial=0)))
+        return samples, [str(i) for i in range(1, num_items + 1)]
+
+
+class Diginetica(SRGNNSplit):
+    r"""The SR-GNN split of Diginetica (CIKM Cup 2016): the official
+    preprocessing of :obj:`train-item-views.csv` (test = the last 7 days).
+
+    **STATS:**
+
+    .. list-table::
+        :widths: 10 10 10 10 10
+        :header-rows: 1
+
+        * - split
+          - #sessions
+          - #samples
+          - #items
+          - #clicks (sessions)
+        * - train
+          - 186,670
+          - 719,470
+          - 43,097
+          - 982,961
+        * - test
+          - 15,963
+          - 60,858
+          - 43,097
+          - -
+
+    Args: as for :class:`SessionDataset`.
+    """
+    folder = 'diginetica'
+
+
+class YooChoose(SRGNNSplit):
+    r"""The SR-GNN split of YOOCHOOSE (RecSys Challenge 2015): the most
+    recent 1/64 (or 1/4) of the prefix-augmented training sequences, test =
+    the last day; both fractions share the test set and the item ids of the
+    full log (37,483, of which 1/64 uses 17,745).
+
+    **STATS:**
+
+    .. list-table::
+        :widths: 10 10 10 10 10
+        :header-rows: 1
+
+        * - split
+          - #sessions
+          - #samples
+          - #item ids
+          - #clicks (sessions)
+        * - train (1/64)
+          - 116,167
+          - 369,859
+          - 37,483
+          - 557,248
+        * - test
+          - 15,324
+          - 55,898
+          - 37,483
+          - -
+
+    Args:
+        root (str): Root directory where the dataset should be saved.
+        fraction (int, optional): :obj:`64` or :obj:`4`. (default: :obj:`64`)
+        split, transform, force_reload: as for :class:`SessionDataset`.
+    """
+    fractions = (64, 4)
+
+    def __init__(self, root: str, fraction: int = 64, split: str = 'train',
+                 transform: Optional[Callable] = None,
+                 force_reload: bool = False) -> None:
+        if fraction not in self.fractions:
+            raise ValueError(f"Unknown YOOCHOOSE fraction {fraction!r} "
+                             f"(expected one of 64, 4)")
+        self.fraction = fraction
+        self.folder = f'yoochoose1_{fraction}'
+        super().__init__(root, split, transform, force_reload)
+
+    @property
+    def raw_dir(self) -> str:
+        return osp.join(self.root, self.folder, 'raw')
+
+    @property
+    def processed_dir(self) -> str:
+        return osp.join(self.root, self.folder, 'processed')
+
+
 DATASETS = {
     'diginetica-sample': DigineticaSample,
+    'diginetica': Diginetica,
+    'yoochoose1_64': functools.partial(YooChoose, fraction=64),
+    'yoochoose1_4': functools.partial(YooChoose, fraction=4),
 }
 
 

@@ -77,3 +77,37 @@ def prefix_augment(
     starts = np.repeat(seqs.ptr[session] - ptr[:-1], prefix_length)
     prefixes = Sequences(seqs.values[starts + np.arange(ptr[-1])], ptr)
     return prefixes, targets, session
+
+
+def sample_sessions(prefixes: Sequences, targets: np.ndarray) -> np.ndarray:
+    r"""Recovers which samples were cut from the same session, for samples
+    laid out as :func:`prefix_augment` writes them (the published
+    :obj:`train.txt` / :obj:`test.txt`): sample :obj:`j` continues the
+    session of sample :obj:`j - 1` if its prefix is that prefix minus its last
+    click and its target is that last click.
+
+    Returns:
+        The session number of every sample, counting from :obj:`0`.
+    """
+    lengths = prefixes.lengths
+    num = len(lengths)
+    continues = np.zeros(num, dtype=bool)
+    if num > 1:
+        prev_last = prefixes.values[np.maximum(prefixes.ptr[1:] - 1, 0)]
+        continues[1:] = ((lengths[1:] == lengths[:-1] - 1) &
+                         (lengths[1:] > 0) &
+                         (targets[1:] == prev_last[:-1]))
+        # Compare the prefix of sample j with that of sample j - 1, value by
+        # value, only where the cheap checks above passed.
+        cand = np.flatnonzero(continues)
+        if len(cand) > 0:
+            cand_len = lengths[cand]
+            mine = np.repeat(prefixes.ptr[cand], cand_len)
+            theirs = np.repeat(prefixes.ptr[cand - 1], cand_len)
+            offset = np.arange(cand_len.sum()) - np.repeat(
+                np.cumsum(cand_len) - cand_len, cand_len)
+            same = prefixes.values[mine + offset] == prefixes.values[theirs +
+                                                                     offset]
+            starts = np.cumsum(cand_len) - cand_len
+            continues[cand] = np.logical_and.reduceat(same, starts)
+    return np.cumsum(~continues) - 1

@@ -86,3 +86,50 @@ def test_load_dataset_errors(sample_root):
         load_dataset('nope')
     with pytest.raises(ValueError, match="Unknown split 'valid'"):
         DigineticaSample(sample_root, split='valid')
+
+
+@pytest.mark.parametrize('name,expected', [
+    ('diginetica', dict(train_samples=719_470, test_samples=60_858,
+                        train_sessions=186_670, test_sessions=15_963,
+                        items=43_097, clicks=982_961)),
+    ('yoochoose1_64', dict(train_samples=369_859, test_samples=55_898,
+                           train_sessions=116_167, test_sessions=15_324,
+                           items=37_483, clicks=557_248)),
+])
+def test_published_splits(name, expected, shared_data, tmp_path,
+                          monkeypatch):
+    monkeypatch.setenv('PYG_SRGNN_DATA', str(shared_data))
+    train = load_dataset(name, str(tmp_path), 'train')
+    test = load_dataset(name, str(tmp_path), 'test')
+    train_stats, test_stats = train.statistics(), test.statistics()
+    assert train_stats['samples'] == expected['train_samples']
+    assert test_stats['samples'] == expected['test_samples']
+    assert train_stats['sessions'] == expected['train_sessions']
+    assert test_stats['sessions'] == expected['test_sessions']
+    assert train.num_items == expected['items']
+    assert train_stats['clicks'] + test_stats['clicks'] == expected['clicks']
+
+
+def test_published_split_missing_files(tmp_path, monkeypatch):
+    monkeypatch.delenv('PYG_SRGNN_DATA', raising=False)
+    with pytest.raises(FileNotFoundError, match=r"all_train_seq.txt and "
+                       r"test.txt in .*raw.*PYG_SRGNN_DATA"):
+        load_dataset('diginetica', str(tmp_path))
+
+
+def test_published_split_rejects_a_pickled_class(tmp_path, monkeypatch):
+    import pickle
+    from collections import OrderedDict
+
+    monkeypatch.delenv('PYG_SRGNN_DATA', raising=False)
+    raw = tmp_path / 'raw'
+    raw.mkdir()
+    (raw / 'all_train_seq.txt').write_bytes(pickle.dumps(OrderedDict()))
+    (raw / 'test.txt').write_bytes(pickle.dumps(([[1]], [2])))
+    with pytest.raises(ValueError, match="refuses to load class "
+                       "'collections.OrderedDict'"):
+        load_dataset('diginetica', str(tmp_path))
+
+    (raw / 'all_train_seq.txt').write_bytes(pickle.dumps([[1, 2], [3, 0]]))
+    with pytest.raises(ValueError, match='session 1 holds item id 0'):
+        load_dataset('diginetica', str(tmp_path))

@@ -1,0 +1,46 @@
+"""Accuracy benchmark: one training run of SR-GNN on a published split.
+
+    python -m bench.accuracy --dataset diginetica --protocol paper --seed 0
+
+Each run goes to bench/results/accuracy/DATASET-PROTOCOL-seedN/: config.json,
+log.jsonl (one line per epoch, written as the run goes), metrics.json and
+run.json (machine, versions, command, wall time). The model checkpoint stays
+out of git. bench/collect.py turns the runs into the README tables.
+"""
+import sys
+import time
+
+import click
+
+from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
+from pyg_srgnn.config import PROTOCOLS, FitConfig
+from pyg_srgnn.train import fit
+
+
+@click.command()
+@click.option('--dataset', default='diginetica', show_default=True)
+@click.option('--protocol', type=click.Choice(PROTOCOLS), default='paper',
+              show_default=True)
+@click.option('--seed', default=0, show_default=True)
+@click.option('--epochs', default=30, show_default=True)
+@click.option('--threads', default=2, show_default=True)
+@click.option('--root', default=None, help='Data set directory.')
+def main(dataset, protocol, seed, epochs, threads, root):
+    use_shared_data()
+    name = f'{dataset}-{protocol}-seed{seed}'
+    run_dir = RESULTS_DIR / 'accuracy' / name
+    config = FitConfig(dataset=dataset, root=root, protocol=protocol,
+                       seed=seed, epochs=epochs, num_threads=threads,
+                       run_dir=str(run_dir), progress=False)
+    start = time.time()
+    result = fit(config, log=lambda msg: print(msg, flush=True))
+    write_json(run_dir / 'run.json', {
+        'command': 'python ' + ' '.join(sys.argv),
+        'machine': machine(),
+        'wall_seconds': round(time.time() - start, 1),
+        'result': result,
+    })
+
+
+if __name__ == '__main__':
+    main()
