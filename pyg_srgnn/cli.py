@@ -1,4 +1,5 @@
 """The `pyg-srgnn` command line: it parses options and calls the Python API."""
+import json
 import typing
 from dataclasses import MISSING, fields
 from typing import Any, Callable, Dict
@@ -73,6 +74,37 @@ def fit(**options):
     click.echo(f"HR@{k} {100 * test[f'HR@{k}']:.2f}  "
                f"MRR@{k} {100 * test[f'MRR@{k}']:.2f}  ({label}; "
                f"written to {result['run_dir']})")
+
+
+@main.command()
+@click.option('--dataset', type=click.Choice(tuple(DATASETS)),
+              default='diginetica-sample', show_default=True,
+              help='Data set name.')
+@click.option('--root', default=None,
+              help='Data set directory [default: ~/.cache/pyg_srgnn/DATASET].')
+@click.option('--json', 'as_json', is_flag=True,
+              help='Print one JSON object instead of a table.')
+def stats(dataset, root, as_json):
+    """Print the statistics of a data set: samples, sessions, items, clicks
+    and average lengths of its training and test splits."""
+    from pyg_srgnn.data.dataset import load_dataset
+
+    try:
+        out = {split: load_dataset(dataset, root, split).statistics()
+               for split in ('train', 'test')}
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps({'dataset': dataset, **out}))
+        return
+    click.echo(f'{dataset}: {out["train"]["items"]:,} items, '
+               f'{out["train"]["clicks"] + out["test"]["clicks"]:,} clicks')
+    click.echo(f'{"split":<6}{"samples":>10}{"sessions":>10}{"clicks":>10}'
+               f'{"avg session":>13}{"avg prefix":>12}')
+    for split, row in out.items():
+        click.echo(f'{split:<6}{row["samples"]:>10,}{row["sessions"]:>10,}'
+                   f'{row["clicks"]:>10,}{row["avg_session_length"]:>13.2f}'
+                   f'{row["avg_prefix_length"]:>12.2f}')
 
 
 if __name__ == '__main__':

@@ -72,3 +72,28 @@ def test_malformed_csv_is_reported(tmp_path):
     assert 'line 3' in result.output or 'lines 3' in result.output
     assert 'Traceback' not in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_stats(tmp_path):
+    import json
+
+    result = run('stats', '--root', str(tmp_path), '--json')
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out['train']['samples'] == 1205
+    assert out['train']['sessions'] == 469
+    assert out['test']['samples'] == 99
+    assert out['train']['items'] == 309
+
+    result = run('stats', '--root', str(tmp_path))
+    assert result.exit_code == 0
+    assert 'train      1,205       469' in result.output
+
+
+def test_stats_missing_files(tmp_path, monkeypatch):
+    monkeypatch.delenv('PYG_SRGNN_DATA', raising=False)
+    result = run('stats', '--dataset', 'diginetica', '--root', str(tmp_path))
+    assert result.exit_code == 1
+    assert 'needs the SR-GNN files all_train_seq.txt and test.txt' in (
+        result.output)
+    assert 'Traceback' not in result.output
