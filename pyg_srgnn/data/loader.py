@@ -36,10 +36,15 @@ class SessionLoader(torch.utils.data.DataLoader):
         if index is None:
             index = torch.arange(self.y.numel())
         self.index = index
-        super().__init__(index.tolist(), collate_fn=self.collate_fn, **kwargs)
+        # Iterate over positions in `index`; a range holds no per-sample
+        # Python objects, however many samples there are.
+        super().__init__(range(index.numel()), collate_fn=self.collate_fn,
+                         **kwargs)
 
-    def collate_fn(self, index: Union[List[int], Tensor]) -> Batch:
-        index = torch.as_tensor(index, dtype=torch.long)
+    def collate_fn(self, positions: Union[List[int], Tensor]) -> Batch:
+        r"""Builds the batch of the samples at :obj:`positions` of
+        :obj:`self.index`."""
+        index = self.index[torch.as_tensor(positions, dtype=torch.long)]
         clicks, ptr = self.sequences.select(index.numpy())
         return session_graph_batch(torch.from_numpy(clicks),
                                    torch.from_numpy(ptr), self.y[index],

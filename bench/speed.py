@@ -1,0 +1,218 @@
+"""Speed benchmark on Diginetica shapes (batch 100, d 100, 43,097 items, one
+propagation step, full softmax), everything measured side by side in one
+process after warm-up, medians over interleaved repetitions:
+
+- ours: a whole training step, data loading and graph building included;
+- floor: only the unavoidable work, i.e. the scoring matmul, cross-entropy
+  forward and backward and one fused Adam step over as many parameters;
+- dense: the official per-batch pipeline (dense numpy adjacency per batch,
+  bench/dense_official.py) with the official optimizer (default Adam);
+- pipeline: our graph building + collation alone;
+- evaluation: ranking all test samples with top-20, ours vs matmul + top-k;
+- latency: one session scored and its top 20 taken, p50 / p99.
+
+    python -m bench.speed          # full run, writes bench/results/speed.json
+    python -m bench.speed --quick  # < 60 s, prints one JSON line
+"""
+import json
+import time
+from typing import Callable, Dict, List
+
+import click
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
+from bench.dense_official import dense_batch, dense_forward, split_sessions
+from pyg_srgnn.data import SessionLoader
+from pyg_srgnn.data.dataset import load_dataset
+from pyg_srgnn.nn import SRGNN
+
+
+def interleaved(fns: Dict[str, Callable[[], object]], repeats: int,
+                warmup: int) -> Dict[str, List[float]]:
+    r"""Runs the functions in turn, :obj:`repeats` rounds after
+    :obj:`warmup` rounds, so that a slow phase of a shared machine hits them
+    all alike. Returns every timing in milliseconds."""
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for round_ in range(warmup + repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if round_ >= warmup:
+                times[name].append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def train_benchmarks(train_set, num_items: int, batch_size: int,
+                     seed: int) -> Dict[str, Callable[[], object]]:
+    torch.manual_seed(seed)
+    loader = SessionLoader(train_set, batch_size=batch_size)
+    gen = np.random.default_rng(seed)
+    num_samples = len(loader.index)
+
+    def next_index():
+        return gen.integers(0, num_samples, batch_size).tolist()
+
+    model = SRGNN(num_items)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
+                                 weight_decay=1e-5, fused=True)
+
+    def ours():
+        batch = loader.collate_fn(next_index())
+        optimizer.zero_grad()
+        loss = model.loss(model.forward_batch(batch), batch.y)
+        loss.backward()
+        optimizer.step()
+
+    def pipeline():
+        loader.collate_fn(next_index())
+
+    # The floor: the same item table and as many other parameters, a session
+    # embedding that needs its gradient, and nothing else.
+    table = torch.nn.Parameter(model.embedding.weight.detach().clone())
+    others = sum(p.numel() for name, p in model.named_parameters()
+                 if name != 'embedding.weight')
+    rest = torch.nn.Parameter(torch.zeros(others))
+    floor_optimizer = torch.optim.Adam([table, rest], lr=1e-3,
+                                       weight_decay=1e-5, fused=True)
+    session = torch.randn(batch_size, model.hidden_channels,
+                          requires_grad=True)
+
+    def floor():
+        target = torch.from_numpy(gen.integers(1, num_items + 1, batch_size))
+        floor_optimizer.zero_grad()
+        loss = F.cross_entropy(session @ table[1:].t(), target - 1)
+        loss.backward()
+        floor_optimizer.step()
+
+    dense_model = SRGNN(num_items)
+    dense_optimizer = torch.optim.Adam(dense_model.parameters(), lr=1e-3,
+                                       weight_decay=1e-5)
+    sequences = loader.sequences
+
+    def dense():
+        index = next_index()
+        clicks, ptr = sequences.select(np.asarray(index))
+        items, A_in, A_out, alias, mask, y = dense_batch(
+            split_sessions(clicks, ptr), loader.y[index])
+        dense_optimizer.zero_grad()
+        scores = dense_forward(dense_model, items, A_in, A_out, alias, mask)
+        loss = F.cross_entropy(scores, y - 1)
+        loss.backward()
+        dense_optimizer.step()
+
+    check_dense_parity(dense_model, loader, next_index())
+    return {'ours': ours, 'floor': floor, 'dense': dense,
+            'pipeline': pipeline}
+
+
+def check_dense_parity(model: SRGNN, loader: SessionLoader, index) -> None:
+    r"""The dense pipeline must compute the same function as ours, else the
+    comparison means nothing."""
+    batch = loader.collate_fn(index)
+    clicks, ptr = loader.sequences.select(np.asarray(index))
+    items, A_in, A_out, alias, mask, _ = dense_batch(
+        split_sessions(clicks, ptr), loader.y[index])
+    with torch.no_grad():
+        ours = model.forward_batch(batch)
+        dense = dense_forward(model, items, A_in, A_out, alias, mask)
+    if not torch.allclose(ours, dense, atol=1e-4):
+        raise AssertionError('dense and message-passing scores differ')
+
+
+def eval_benchmarks(test_set, model: SRGNN, batch_size: int, k: int):
+    loader = SessionLoader(test_set, batch_size=batch_size)
+    sessions = torch.randn(batch_size, model.hidden_channels)
+    table = model.embedding.weight.detach()[1:]
+
+    @torch.no_grad()
+    def ours():
+        model.eval()
+        for batch in loader:
+            model.forward_batch(batch).topk(k, dim=1)
+
+    @torch.no_grad()
+    def floor():
+        for start in range(0, len(loader.index), batch_size):
+            size = min(batch_size, len(loader.index) - start)
+            (sessions[:size] @ table.t()).topk(k, dim=1)
+
+    return {'eval_ours': ours, 'eval_floor': floor}
+
+
+def session_latency(model: SRGNN, train_set, repeats: int, k: int):
+    clicks, ptr, _, _ = train_set.sample_tensors()
+    gen = np.random.default_rng(1)
+    picks = gen.integers(0, ptr.numel() - 1, repeats + 10)
+    sessions = [clicks[ptr[i]:ptr[i + 1]].tolist() for i in picks]
+    times = []
+    for i, session in enumerate(sessions):
+        start = time.perf_counter()
+        model.recommend([session], k=k)
+        if i >= 10:
+            times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+@click.command()
+@click.option('--quick', is_flag=True,
+              help='Fewer repetitions, training only, one JSON line.')
+@click.option('--dataset', default='diginetica', show_default=True)
+@click.option('--root', default=None, help='Data set directory.')
+@click.option('--threads', default=2, show_default=True)
+@click.option('--repeats', default=50, show_default=True)
+@click.option('--batch-size', default=100, show_default=True)
+@click.option('--seed', default=0, show_default=True)
+def main(quick, dataset, root, threads, repeats, batch_size, seed):
+    use_shared_data()
+    torch.set_num_threads(threads)
+    train_set = load_dataset(dataset, root, 'train')
+    num_items = train_set.num_items
+    fns = train_benchmarks(train_set, num_items, batch_size, seed)
+    times = interleaved(fns, repeats=12 if quick else repeats,
+                        warmup=3 if quick else 10)
+    med = {name: float(np.median(t)) for name, t in times.items()}
+    out = {
+        'ours_ms': round(med['ours'], 2),
+        'floor_ms': round(med['floor'], 2),
+        'dense_ms': round(med['dense'], 2),
+        'pipeline_ms': round(med['pipeline'], 3),
+        'ratio_to_floor': round(med['ours'] / med['floor'], 3),
+        'dense_ratio_to_floor': round(med['dense'] / med['floor'], 3),
+        'speedup_over_dense': round(med['dense'] / med['ours'], 3),
+        'pipeline_share': round(med['pipeline'] / med['ours'], 4),
+    }
+    if quick:
+        print(json.dumps(out))
+        return
+
+    test_set = load_dataset(dataset, root, 'test')
+    model = SRGNN(num_items)
+    eval_times = interleaved(eval_benchmarks(test_set, model, 500, 20),
+                             repeats=5, warmup=1)
+    eval_med = {name: float(np.median(t)) for name, t in eval_times.items()}
+    latency = session_latency(model, train_set, repeats=200, k=20)
+    out.update({
+        'eval_ours_s': round(eval_med['eval_ours'] / 1000, 3),
+        'eval_floor_s': round(eval_med['eval_floor'] / 1000, 3),
+        'eval_ratio_to_floor': round(
+            eval_med['eval_ours'] / eval_med['eval_floor'], 3),
+        'eval_samples': len(test_set),
+        'latency_p50_ms': round(float(np.percentile(latency, 50)), 3),
+        'latency_p99_ms': round(float(np.percentile(latency, 99)), 3),
+        'setup': {'dataset': dataset, 'batch_size': batch_size,
+                  'hidden_channels': 100, 'num_items': num_items,
+                  'repeats': repeats, 'threads': threads},
+        'machine': machine(),
+        'raw_ms': {name: [round(x, 3) for x in t]
+                   for name, t in times.items()},
+    })
+    write_json(RESULTS_DIR / 'speed.json', out)
+    print(json.dumps({k: v for k, v in out.items() if k != 'raw_ms'},
+                     indent=2))
+
+
+if __name__ == '__main__':
+    main()
