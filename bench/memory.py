@@ -1,0 +1,132 @@
+"""Memory benchmark: peak resident memory (RSS) and load time, each case in a
+fresh process so that peaks do not mix.
+
+- load: reading the processed Diginetica train and test splits;
+- train: a Diginetica training run (model, optimizer, shuffled loader,
+  --steps training steps);
+- synthetic: the same on synthetic data shaped like YOOCHOOSE 1/4 (5.9M
+  training samples, 37,484 embedding rows, session lengths drawn from the
+  YOOCHOOSE 1/64 split), processing included. Target: under 8 GB.
+
+    python -m bench.memory           # writes bench/results/memory.json
+"""
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List, Sequence, Tuple
+
+import click
+import numpy as np
+import torch
+
+from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
+from pyg_srgnn.data import SessionLoader
+from pyg_srgnn.data.dataset import Samples, SessionDataset, load_dataset
+from pyg_srgnn.data.sequences import Sequences, prefix_augment
+from pyg_srgnn.nn import SRGNN
+
+YOOCHOOSE_1_4_SAMPLES = 5_917_745  # the official 1/4 split's training samples
+YOOCHOOSE_ITEMS = 37_483
+
+
+class SyntheticYooChoose(SessionDataset):
+    r"""Random sessions with the YOOCHOOSE 1/64 length distribution and
+    Zipf-like item popularity, as many as the 1/4 split has samples."""
+    def __init__(self, root: str, lengths: np.ndarray):
+        self.lengths = lengths  # session lengths to draw from
+        super().__init__(root)
+
+    @property
+    def raw_file_names(self) -> List[str]:
+        return []
+
+    def download(self) -> None:
+        pass
+
+    def process_samples(self) -> Tuple[Dict[str, Samples], Sequence[str]]:
+        gen = np.random.default_rng(0)
+        # Lengths from the real distribution until the samples are there.
+        lengths = gen.choice(self.lengths, size=YOOCHOOSE_1_4_SAMPLES // 2)
+        cut = np.searchsorted(np.cumsum(lengths - 1), YOOCHOOSE_1_4_SAMPLES)
+        lengths = lengths[:cut + 1]
+        ptr = np.concatenate([[0], np.cumsum(lengths)])
+        popularity = 1.0 / np.arange(1, YOOCHOOSE_ITEMS + 1)
+        items = gen.choice(np.arange(1, YOOCHOOSE_ITEMS + 1), size=ptr[-1],
+                           p=popularity / popularity.sum())
+        train = prefix_augment(Sequences(items.astype(np.int64), ptr))
+        test = prefix_augment(Sequences(items[:ptr[1000]], ptr[:1001]))
+        labels = [str(i) for i in range(1, YOOCHOOSE_ITEMS + 1)]
+        return {'train': train, 'test': test}, labels
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def train_steps(dataset, steps: int) -> None:
+    torch.manual_seed(0)
+    model = SRGNN(dataset.num_items)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
+                                 weight_decay=1e-5, fused=True)
+    loader = SessionLoader(dataset, batch_size=100, shuffle=True)
+    for step, batch in enumerate(loader):
+        if step == steps:
+            break
+        optimizer.zero_grad()
+        model.loss(model.forward_batch(batch), batch.y).backward()
+        optimizer.step()
+
+
+def run_case(case: str, steps: int) -> Dict[str, float]:
+    start = time.perf_counter()
+    if case == 'load':
+        train = load_dataset('diginetica', None, 'train')
+        load_dataset('diginetica', None, 'test')
+        out = {'samples': len(train)}
+    elif case == 'train':
+        train = load_dataset('diginetica', None, 'train')
+        train_steps(train, steps)
+        out = {'samples': len(train), 'steps': steps}
+    else:
+        real = load_dataset('yoochoose1_64', None, 'train')
+        lengths = (real.sample_tensors()[3].bincount() + 1).numpy()
+        with tempfile.TemporaryDirectory() as root:
+            train = SyntheticYooChoose(root, lengths)
+            train_steps(train, steps)
+        out = {'samples': len(train), 'embedding_rows': train.num_items + 1,
+               'steps': steps}
+    out.update(seconds=round(time.perf_counter() - start, 2),
+               peak_rss_mb=round(peak_rss_mb(), 1))
+    return out
+
+
+@click.command()
+@click.option('--case', type=click.Choice(['load', 'train', 'synthetic']),
+              default=None, help='Run one case in this process.')
+@click.option('--steps', default=300, show_default=True)
+def main(case, steps):
+    use_shared_data()
+    torch.set_num_threads(2)
+    if case is not None:
+        print(json.dumps(run_case(case, steps)))
+        return
+    results = {}
+    for name in ('load', 'train', 'synthetic'):
+        proc = subprocess.run(
+            [sys.executable, '-m', 'bench.memory', '--case', name,
+             '--steps', str(steps)], capture_output=True, text=True,
+            check=True)
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(name, results[name], flush=True)
+    results['synthetic']['under_8_gb'] = (
+        results['synthetic']['peak_rss_mb'] < 8 * 1024)
+    results['machine'] = machine()
+    results['command'] = 'python -m bench.memory'
+    write_json(RESULTS_DIR / 'memory.json', results)
+
+
+if __name__ == '__main__':
+    main()
