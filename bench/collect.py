@@ -1,0 +1,125 @@
+"""Collects the result files under bench/results/ into the tables of
+bench/README.md (between its `<!-- results -->` markers), so that every
+number there comes from a file a bench script wrote.
+
+    python -m bench.collect
+"""
+import json
+import re
+from statistics import mean, stdev
+from typing import Dict, List
+
+from bench.common import BENCH_DIR, RESULTS_DIR
+
+PAPER = {  # HR@20 / MRR@20 (%), SR-GNN paper, Table 2 ("P@20" = HR@20)
+    'diginetica': (50.73, 17.59),
+    'yoochoose1_64': (70.57, 30.94),
+}
+OFFICIAL_HERE = {  # the official code on these machines, reference §9
+    'diginetica': (51.63, 17.83),
+}
+
+
+def load_runs() -> Dict[str, List[dict]]:
+    runs: Dict[str, List[dict]] = {}
+    for path in sorted((RESULTS_DIR / 'accuracy').glob('*/run.json')):
+        config = json.loads((path.parent / 'config.json').read_text())
+        run = {'result': json.loads(path.read_text())['result'],
+               'seed': config['seed']}
+        key = f"{config['dataset']}|{config['protocol']}"
+        runs.setdefault(key, []).append(run)
+    return runs
+
+
+def fmt(values: List[float]) -> str:
+    values = [100 * v for v in values]
+    if len(values) == 1:
+        return f'{values[0]:.2f}'
+    return f'{mean(values):.2f} ± {stdev(values):.2f}'
+
+
+def accuracy_table(runs: Dict[str, List[dict]]) -> str:
+    lines = [
+        '| data set | protocol | seeds | epochs run | HR@20 | MRR@20 | '
+        'paper HR@20 / MRR@20 | official code here |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
+    for key, group in sorted(runs.items()):
+        dataset, protocol = key.split('|')
+        hr = [r['result']['test']['HR@20'] for r in group]
+        mrr = [r['result']['test']['MRR@20'] for r in group]
+        epochs = ', '.join(str(r['result']['epochs_run']) for r in group)
+        paper = '{} / {}'.format(*PAPER[dataset]) if dataset in PAPER else '-'
+        official = ('{} / {}'.format(*OFFICIAL_HERE[dataset])
+                    if dataset in OFFICIAL_HERE and protocol == 'paper' else
+                    '-')
+        seeds = ', '.join(str(r['seed']) for r in group)
+        lines.append(f'| {dataset} | {protocol} | {seeds} | {epochs} | '
+                     f'{fmt(hr)} | {fmt(mrr)} | {paper} | {official} |')
+    return '\n'.join(lines)
+
+
+def speed_table(speed: dict) -> str:
+    rows = [
+        ('training step, ours (data + graphs included)',
+         f"{speed['ours_ms']:.1f} ms", f"{speed['ratio_to_floor']:.2f}x"),
+        ('training step, floor (matmul + CE + fused Adam)',
+         f"{speed['floor_ms']:.1f} ms", '1.00x'),
+        ('training step, dense official-style pipeline',
+         f"{speed['dense_ms']:.1f} ms",
+         f"{speed['dense_ratio_to_floor']:.2f}x"),
+        ('graph building + collation (share of our step)',
+         f"{speed['pipeline_ms']:.2f} ms",
+         f"{100 * speed['pipeline_share']:.1f} %"),
+        (f"evaluation, {speed['eval_samples']:,} test samples, top 20",
+         f"{speed['eval_ours_s']:.2f} s",
+         f"{speed['eval_ratio_to_floor']:.2f}x"),
+        ('evaluation floor (matmul + top-k)',
+         f"{speed['eval_floor_s']:.2f} s", '1.00x'),
+        ('one-session recommendation, p50 / p99',
+         f"{speed['latency_p50_ms']:.2f} / {speed['latency_p99_ms']:.2f} ms",
+         '-'),
+    ]
+    lines = ['| measurement | time | vs floor |', '|---|---|---|']
+    lines += [f'| {a} | {b} | {c} |' for a, b, c in rows]
+    lines.append(f"\nOur step is {speed['speedup_over_dense']:.2f}x faster "
+                 f"than the dense pipeline. Machine: "
+                 f"{speed['machine']['cpu']}, "
+                 f"{speed['setup']['threads']} threads, torch "
+                 f"{speed['machine']['torch']}.")
+    return '\n'.join(lines)
+
+
+def memory_table(memory: dict) -> str:
+    lines = ['| case | samples | seconds | peak RSS |', '|---|---|---|---|']
+    for name in ('load', 'train', 'synthetic'):
+        case = memory[name]
+        lines.append(f"| {name} | {case['samples']:,} | {case['seconds']} | "
+                     f"{case['peak_rss_mb']:,.0f} MB |")
+    return '\n'.join(lines)
+
+
+def main():
+    sections = []
+    runs = load_runs()
+    if runs:
+        sections.append('### Accuracy (test split, %)\n\n' +
+                        accuracy_table(runs))
+    for name, render in (('speed', speed_table), ('memory', memory_table)):
+        path = RESULTS_DIR / f'{name}.json'
+        if path.is_file():
+            sections.append(f'### {name.capitalize()} '
+                            f'(`bench/results/{name}.json`)\n\n' +
+                            render(json.loads(path.read_text())))
+    readme = BENCH_DIR / 'README.md'
+    text = readme.read_text()
+    body = '\n\n'.join(sections) if sections else '(no results yet)'
+    text = re.sub(r'<!-- results -->.*<!-- /results -->',
+                  lambda _: f'<!-- results -->\n{body}\n<!-- /results -->',
+                  text, flags=re.S)
+    readme.write_text(text)
+    print(body)
+
+
+if __name__ == '__main__':
+    main()
