@@ -1,6 +1,8 @@
 """The `pyg-srgnn` command line: it parses options and calls the Python API."""
 import json
+import re
 import typing
+import warnings
 from dataclasses import MISSING, fields
 from typing import Any, Callable, Dict
 
@@ -105,6 +107,94 @@ def stats(dataset, root, as_json):
         click.echo(f'{split:<6}{row["samples"]:>10,}{row["sessions"]:>10,}'
                    f'{row["clicks"]:>10,}{row["avg_session_length"]:>13.2f}'
                    f'{row["avg_prefix_length"]:>12.2f}')
+
+
+def parse_session(text: str) -> list:
+    r"""Item ids of one session, separated by commas and/or whitespace."""
+    return [item for item in re.split(r'[,\s]+', text.strip()) if item]
+
+
+@main.command()
+@click.option('--checkpoint', required=True,
+              help='A checkpoint.pt written by pyg-srgnn fit.')
+@click.option('--session', 'sessions', multiple=True,
+              help='Item ids in click order, comma-separated, in your own '
+              'ids; repeat for several sessions.')
+@click.option('--file', 'session_file', type=click.File('r'),
+              help="A file with one session per line ('-': stdin).")
+@click.option('-k', '--k', default=20, show_default=True,
+              type=click.IntRange(min=1), help='How many items per session.')
+@click.option('--strict', is_flag=True,
+              help='Fail on an unknown item id instead of dropping it.')
+@click.option('--fallback', type=click.Choice(['popular']), default=None,
+              help='For a session with no known item, recommend the most '
+              'popular items instead of failing.')
+@click.option('--json', 'as_json', is_flag=True,
+              help='One JSON object per session.')
+def recommend(checkpoint, sessions, session_file, k, strict, fallback,
+              as_json):
+    """Recommend the next items for sessions, in your own item ids."""
+    from pyg_srgnn.recommend import Recommender
+
+    texts = list(sessions)
+    if session_file is not None:
+        texts += [line for line in session_file.read().splitlines()
+                  if line.strip()]
+    if not texts:
+        raise click.UsageError('Give --session ITEMS or --file FILE')
+    parsed = [parse_session(text) for text in texts]
+    try:
+        recommender = Recommender.from_checkpoint(checkpoint)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            out = recommender.recommend(parsed, k, strict, fallback)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    for warning in caught:
+        click.echo(f'Warning: {warning.message}', err=True)
+    for session, items in zip(parsed, out):
+        if as_json:
+            click.echo(json.dumps({'session': session, 'items': items}))
+        else:
+            click.echo(' '.join(items))
+
+
+@main.command()
+@click.option('--checkpoint', required=True,
+              help='A checkpoint.pt written by pyg-srgnn fit.')
+@click.option('--dataset', type=click.Choice(tuple(DATASETS)), default=None,
+              help='Data set [default: the one the model was trained on].')
+@click.option('--root', default=None,
+              help='Data set directory [default: the training run\'s].')
+@click.option('--split', type=click.Choice(['train', 'test']),
+              default='test', show_default=True)
+@click.option('-k', '--k', 'ks', multiple=True, type=click.IntRange(min=1),
+              default=(10, 20), show_default=True,
+              help='Cut-offs K of HR/MRR/NDCG@K.')
+@click.option('--batch-size', default=500, show_default=True,
+              type=click.IntRange(min=1))
+def evaluate(checkpoint, dataset, root, split, ks, batch_size):
+    """Evaluate a trained model: HR/MRR/NDCG at each K, as JSON."""
+    from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
+    from pyg_srgnn.data import SessionLoader
+    from pyg_srgnn.data.dataset import load_dataset
+    from pyg_srgnn.train import evaluate as run_evaluate
+
+    try:
+        model, config = model_from_checkpoint(load_checkpoint(checkpoint))
+        dataset = dataset or config.dataset
+        data = load_dataset(dataset, root or config.root, split)
+        if data.num_items > model.num_items:
+            raise ValueError(f"{dataset} has {data.num_items:,} items but "
+                             f"the model knows {model.num_items:,}")
+        loader = SessionLoader(data, edge_weight=config.edge_weight,
+                               batch_size=batch_size)
+        metrics = run_evaluate(model, loader, ks)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps({'checkpoint': checkpoint, 'dataset': dataset,
+                           'split': split, 'samples': len(data),
+                           **metrics}))
 
 
 if __name__ == '__main__':

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, Optional
 import torch
 from tqdm.auto import tqdm
 
+from pyg_srgnn.checkpoint import load_checkpoint, save_checkpoint
 from pyg_srgnn.config import FitConfig
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import SessionLoader
@@ -69,14 +70,6 @@ def default_run_dir(config: FitConfig) -> str:
                     f'seed{config.seed}-{stamp}')
 
 
-def save_checkpoint(path: str, checkpoint: Dict[str, Any]) -> None:
-    r"""Writes :obj:`checkpoint` atomically: a killed run never leaves a
-    half-written file behind."""
-    tmp = f'{path}.tmp'
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
-
-
 def write_json(path: str, obj: Any) -> None:
     with open(path, 'w') as f:
         json.dump(obj, f, indent=2)
@@ -85,7 +78,7 @@ def write_json(path: str, obj: Any) -> None:
 
 def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
                     epoch: int, metrics: Dict[str, float],
-                    item_labels) -> Dict[str, Any]:
+                    train_set) -> Dict[str, Any]:
     return {
         'model': model.state_dict(),
         'optimizer': optimizer.state_dict(),
@@ -93,7 +86,11 @@ def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
         'config': config.to_dict(),
         'epoch': epoch,
         'metrics': metrics,
-        'item_labels': list(item_labels),
+        'item_labels': list(train_set.item_labels),
+        # How often each item is a training target: the popularity fallback
+        # of `Recommender`.
+        'item_popularity': torch.bincount(train_set.sample_tensors()[2],
+                                          minlength=model.num_items + 1),
     }
 
 
@@ -194,7 +191,7 @@ def fit(config: FitConfig,
                 save_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
                                 make_checkpoint(model, optimizer, scheduler,
                                                 config, epoch, metrics,
-                                                train_set.item_labels))
+                                                train_set))
         bad_epochs = 0 if improved else bad_epochs + 1
 
         with open(osp.join(run_dir, 'log.jsonl'), 'a') as f:
@@ -213,10 +210,10 @@ def fit(config: FitConfig,
         result = {'protocol': 'paper', 'test': best, 'best_epoch': best_epoch}
         save_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
                         make_checkpoint(model, optimizer, scheduler, config,
-                                        epoch, best, train_set.item_labels))
+                                        epoch, best, train_set))
     else:
-        checkpoint = torch.load(osp.join(run_dir, 'checkpoint.pt'),
-                                map_location=device, weights_only=True)
+        checkpoint = load_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
+                                     map_location=device)
         model.load_state_dict(checkpoint['model'])
         result = {
             'protocol': 'clean',

@@ -1,0 +1,55 @@
+r"""Checkpoints: plain dicts of tensors, numbers and strings, written
+atomically and read with :obj:`torch.load(..., weights_only=True)`, so that a
+checkpoint from elsewhere cannot run code."""
+import os
+import pickle
+from typing import Any, Dict, Tuple
+
+import torch
+
+from pyg_srgnn.config import FitConfig
+from pyg_srgnn.nn import SRGNN
+
+REQUIRED_KEYS = ('model', 'config', 'item_labels')
+
+
+def save_checkpoint(path: str, checkpoint: Dict[str, Any]) -> None:
+    r"""Writes :obj:`checkpoint` to a temporary file and renames it over
+    :obj:`path`, so that a run killed while writing leaves the previous
+    checkpoint intact."""
+    tmp = f'{path}.tmp'
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, map_location='cpu') -> Dict[str, Any]:
+    r"""Reads a checkpoint written by :func:`pyg_srgnn.fit`; refuses any
+    file that holds more than tensors and plain containers."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No checkpoint at '{path}'")
+    try:
+        checkpoint = torch.load(path, map_location=map_location,
+                                weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        raise ValueError(f"'{path}' is not a pyg-srgnn checkpoint that can "
+                         f"be loaded safely ({type(e).__name__}: {first})"
+                         ) from None
+    missing = [key for key in REQUIRED_KEYS
+               if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise ValueError(f"'{path}' is not a pyg-srgnn checkpoint (missing "
+                         f"{', '.join(missing)})")
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: Dict[str, Any]) -> Tuple[SRGNN,
+                                                                FitConfig]:
+    r"""Rebuilds the trained :class:`SRGNN` and its :class:`FitConfig`."""
+    config = FitConfig.from_dict(checkpoint['config'])
+    num_items = checkpoint['model']['embedding.weight'].size(0) - 1
+    model = SRGNN(num_items, config.hidden_channels, config.num_layers,
+                  config.hybrid)
+    model.load_state_dict(checkpoint['model'])
+    model.eval()
+    return model, config

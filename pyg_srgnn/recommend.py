@@ -1,0 +1,115 @@
+import warnings
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+
+from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
+from pyg_srgnn.nn import SRGNN
+
+ItemId = Union[str, int]
+FALLBACKS = (None, 'popular')
+
+
+class Recommender:
+    r"""A trained SR-GNN together with its item-id mapping: sessions in the
+    user's own item ids in, recommendations in the same ids out.
+
+    Args:
+        model (SRGNN): The trained model.
+        item_labels (list of str): The user's id of every item:
+            :obj:`item_labels[i - 1]` for model item :obj:`i`.
+        edge_weight (str, optional): The session graph weighting the model
+            was trained with. (default: :obj:`"binary"`)
+        popularity (torch.Tensor, optional): A count per model item (index
+            :obj:`i` for item :obj:`i`), used by :obj:`fallback="popular"`.
+
+    Example:
+        >>> rec = Recommender.from_checkpoint('runs/.../checkpoint.pt')
+        >>> rec.recommend([['81766', '31331']], k=5)
+        [['...', '...', '...', '...', '...']]
+    """
+    def __init__(self, model: SRGNN, item_labels: Sequence[str],
+                 edge_weight: str = 'binary',
+                 popularity: Optional[torch.Tensor] = None):
+        if len(item_labels) != model.num_items:
+            raise ValueError(f"Expected one label per item ({model.num_items})"
+                             f", got {len(item_labels)}")
+        self.model = model.eval()
+        self.item_labels = [str(label) for label in item_labels]
+        self.item_index: Dict[str, int] = {
+            label: i + 1 for i, label in enumerate(self.item_labels)
+        }
+        self.edge_weight = edge_weight
+        self.popularity = popularity
+
+    @classmethod
+    def from_checkpoint(cls, path: str,
+                        map_location='cpu') -> 'Recommender':
+        checkpoint = load_checkpoint(path, map_location)
+        model, config = model_from_checkpoint(checkpoint)
+        return cls(model, checkpoint['item_labels'], config.edge_weight,
+                   checkpoint.get('item_popularity'))
+
+    def encode(self, session: Sequence[ItemId], strict: bool = False,
+               position: int = 0) -> List[int]:
+        r"""Maps a session's item ids to model items. Unknown ids are
+        dropped with a warning, or raise a :class:`ValueError` if
+        :obj:`strict`."""
+        known, unknown = [], []
+        for item in session:
+            index = self.item_index.get(str(item).strip())
+            if index is None:
+                unknown.append(str(item))
+            else:
+                known.append(index)
+        if unknown:
+            message = (f"Session {position}: unknown item id(s) "
+                       f"{', '.join(repr(u) for u in unknown[:5])}"
+                       f"{' ...' if len(unknown) > 5 else ''} (the model "
+                       f"knows {len(self.item_labels):,} items)")
+            if strict:
+                raise ValueError(message)
+            warnings.warn(message + '; dropped', stacklevel=3)
+        return known
+
+    def recommend(self, sessions: Sequence[Sequence[ItemId]], k: int = 20,
+                  strict: bool = False,
+                  fallback: Optional[str] = None) -> List[List[str]]:
+        r"""Returns the :obj:`k` best items for each session, best first, in
+        the user's item ids.
+
+        Args:
+            sessions (list of lists): Item ids in click order.
+            k (int, optional): How many items. (default: :obj:`20`)
+            strict (bool, optional): Refuse unknown item ids instead of
+                dropping them. (default: :obj:`False`)
+            fallback (str, optional): For a session with no known item:
+                :obj:`None` raises a :class:`ValueError`, :obj:`"popular"`
+                returns the most popular training targets.
+                (default: :obj:`None`)
+        """
+        if fallback not in FALLBACKS:
+            raise ValueError(f"Unknown fallback {fallback!r} (expected None "
+                             f"or 'popular')")
+        if fallback == 'popular' and self.popularity is None:
+            raise ValueError("This model carries no item popularity; "
+                             "retrain with a current pyg-srgnn or drop the "
+                             "fallback")
+        encoded = [self.encode(s, strict, i) for i, s in enumerate(sessions)]
+        empty = [i for i, s in enumerate(encoded) if not s]
+        if empty and fallback is None:
+            raise ValueError(f"Session {empty[0]} has no item the model "
+                             f"knows; ask for fallback='popular' to get the "
+                             f"most popular items instead")
+        out: List[List[str]] = [[] for _ in encoded]
+        scored = [i for i, s in enumerate(encoded) if s]
+        if scored:
+            top = self.model.recommend([encoded[i] for i in scored], k,
+                                       self.edge_weight)
+            for i, row in zip(scored, top.tolist()):
+                out[i] = [self.item_labels[j - 1] for j in row]
+        if empty:
+            popular = self.popularity[1:].topk(k).indices.add(1).tolist()
+            for i in empty:
+                out[i] = [self.item_labels[j - 1] for j in popular]
+        return out

@@ -1,0 +1,133 @@
+import json
+import pickle
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
+from pyg_srgnn.cli import main
+from pyg_srgnn.config import FitConfig
+from pyg_srgnn.recommend import Recommender
+from pyg_srgnn.train import fit
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('trained')
+    config = FitConfig(root=str(tmp / 'data'), run_dir=str(tmp / 'run'),
+                       hidden_channels=8, epochs=2, progress=False)
+    fit(config, log=lambda msg: None)
+    return tmp / 'run' / 'checkpoint.pt'
+
+
+def test_checkpoint_round_trip(trained):
+    checkpoint = load_checkpoint(str(trained))
+    model, config = model_from_checkpoint(checkpoint)
+    assert config.hidden_channels == 8
+    assert set(checkpoint) >= {'model', 'optimizer', 'scheduler', 'config',
+                               'epoch', 'metrics', 'item_labels',
+                               'item_popularity'}
+    again, _ = model_from_checkpoint(load_checkpoint(str(trained)))
+    sessions = [[1, 2, 3], [4]]
+    assert torch.equal(model.score_sessions(sessions),
+                       again.score_sessions(sessions))
+    for key, value in checkpoint['model'].items():
+        assert torch.equal(model.state_dict()[key], value)
+
+
+def test_recommend_in_user_ids(trained):
+    rec = Recommender.from_checkpoint(str(trained))
+    labels = rec.item_labels
+    session = [labels[0], labels[5], labels[0]]  # strings, e.g. '81766'
+    out = rec.recommend([session], k=5)
+    assert len(out) == 1 and len(out[0]) == 5
+    assert all(item in rec.item_index for item in out[0])
+    expected = rec.model.recommend([[1, 6, 1]], k=5)[0].tolist()
+    assert out[0] == [labels[i - 1] for i in expected]
+    # Integer ids work as well as strings.
+    assert rec.recommend([[int(x) for x in session]], k=5) == out
+
+
+def test_unknown_and_empty_sessions(trained):
+    rec = Recommender.from_checkpoint(str(trained))
+    known = rec.item_labels[3]
+    with pytest.warns(UserWarning, match=r"Session 0: unknown item id\(s\) "
+                      r"'nope'.*dropped"):
+        out = rec.recommend([[known, 'nope']], k=3)
+    assert out == rec.recommend([[known]], k=3)
+    with pytest.raises(ValueError, match="unknown item id"):
+        rec.recommend([[known, 'nope']], k=3, strict=True)
+    with pytest.raises(ValueError, match='Session 1 has no item the model'):
+        with pytest.warns(UserWarning):
+            rec.recommend([[known], ['nope']], k=3)
+    with pytest.warns(UserWarning):
+        out = rec.recommend([[known], ['nope']], k=3, fallback='popular')
+    popularity = load_checkpoint(str(trained))['item_popularity']
+    top = popularity[1:].topk(3).indices + 1
+    assert out[1] == [rec.item_labels[i - 1] for i in top.tolist()]
+    with pytest.raises(ValueError, match="Unknown fallback 'random'"):
+        rec.recommend([[known]], fallback='random')
+
+
+def test_recommend_cli(trained, tmp_path):
+    rec = Recommender.from_checkpoint(str(trained))
+    a, b = rec.item_labels[0], rec.item_labels[1]
+    runner = CliRunner()
+    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
+                                  '--session', f'{a},{b}', '-k', '4'])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == rec.recommend([[a, b]], k=4)[0]
+
+    sessions = tmp_path / 'sessions.txt'
+    sessions.write_text(f'{a} {b}\n\n{b}, {a}\n')
+    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
+                                  '--file', str(sessions), '--json'])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line['session'] for line in lines] == [[a, b], [b, a]]
+    assert all(len(line['items']) == 20 for line in lines)
+
+    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
+                                  '--session', 'nope', '--strict'])
+    assert result.exit_code == 1
+    assert result.output.startswith('Error: Session 0: unknown item id')
+    assert 'Traceback' not in result.output
+
+    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
+                                  '--session', 'nope'])
+    assert result.exit_code == 1
+    assert 'Session 0 has no item the model knows' in result.output
+
+    result = runner.invoke(main, ['recommend', '--checkpoint',
+                                  str(tmp_path / 'missing.pt'), '--session',
+                                  a])
+    assert result.exit_code == 1
+    assert 'No checkpoint at' in result.output
+
+
+def test_evaluate_cli(trained):
+    result = CliRunner().invoke(main, ['evaluate', '--checkpoint',
+                                       str(trained), '-k', '5', '-k', '20'])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out['samples'] == 99 and out['split'] == 'test'
+    assert set(out) >= {'HR@5', 'MRR@5', 'NDCG@5', 'HR@20', 'MRR@20',
+                        'NDCG@20'}
+    run = json.loads((trained.parent / 'metrics.json').read_text())
+    assert out['HR@20'] == pytest.approx(run['test']['HR@20'])
+
+
+def test_checkpoint_refuses_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ('pwned', ))
+
+    path = tmp_path / 'evil.pt'
+    path.write_bytes(pickle.dumps({'model': Evil()}))
+    with pytest.raises(ValueError, match='cannot be loaded safely|not a '
+                       'pyg-srgnn checkpoint'):
+        load_checkpoint(str(path))
+    torch.save({'weights': torch.zeros(1)}, tmp_path / 'other.pt')
+    with pytest.raises(ValueError, match='missing model, config'):
+        load_checkpoint(str(tmp_path / 'other.pt'))
