@@ -1,11 +1,11 @@
 """From a raw click log to SR-GNN training and test sessions, as pure
 functions over numpy arrays."""
-from dataclasses import dataclass
-from typing import Tuple
+from dataclasses import dataclass, replace
+from typing import Optional, Tuple
 
 import numpy as np
 
-from pyg_srgnn.data.sequences import Sequences
+from pyg_srgnn.data.sequences import Sequences, prefix_augment
 
 SECONDS_PER_DAY = 86400
 
@@ -29,15 +29,17 @@ class ClickLog:
             :obj:`int64` (Diginetica: :obj:`timeframe`). Ties keep file
             order, so a constant keeps the file's order, as the official
             code does for YOOCHOOSE.
-        date (numpy.ndarray): Date of each click in seconds since the epoch,
-            UTC, :obj:`int64` (Diginetica: :obj:`eventdate` at midnight).
+        date (numpy.ndarray, optional): Date of each click in seconds since
+            the epoch, UTC, :obj:`int64` (Diginetica: :obj:`eventdate` at
+            midnight), or :obj:`None` for a log without times, which cannot
+            be split by date.
         item_labels (numpy.ndarray): The original item id strings, indexed by
             item code.
     """
     session: np.ndarray
     item: np.ndarray
     time: np.ndarray
-    date: np.ndarray
+    date: Optional[np.ndarray]
     item_labels: np.ndarray
 
     def __len__(self) -> int:  # the number of clicks
@@ -75,7 +77,8 @@ class SessionSplit:
         return len(self.item_labels)
 
 
-def group_sessions(log: ClickLog) -> Tuple[Sequences, np.ndarray]:
+def group_sessions(
+        log: ClickLog) -> Tuple[Sequences, Optional[np.ndarray]]:
     r"""Groups the clicks of :obj:`log` into sessions, as the official
     SR-GNN preprocessing does.
 
@@ -85,16 +88,20 @@ def group_sessions(log: ClickLog) -> Tuple[Sequences, np.ndarray]:
 
     Returns:
         (sessions, dates): the item codes of every session, in session code
-        order, and the date of each session.
+        order, and the date of each session (:obj:`None` if :obj:`log` has
+        no dates).
     """
     num_sessions = int(log.session.max()) + 1 if len(log) > 0 else 0
     order = np.lexsort((log.time, log.session))  # a stable sort
     ptr = np.zeros(num_sessions + 1, dtype=np.int64)
     np.cumsum(np.bincount(log.session, minlength=num_sessions), out=ptr[1:])
 
+    sessions = Sequences(log.item[order], ptr)
+    if log.date is None:
+        return sessions, None
     last_row = np.zeros(num_sessions, dtype=np.int64)
     np.maximum.at(last_row, log.session, np.arange(len(log)))
-    return Sequences(log.item[order], ptr), log.date[last_row]
+    return sessions, log.date[last_row]
 
 
 def filter_clicks(seqs: Sequences, mask: np.ndarray,
@@ -124,7 +131,8 @@ def official_split(log: ClickLog, test_days: int = 7) -> SessionSplit:
     r"""Splits a click log into training and test sessions exactly as the
     official SR-GNN :obj:`datasets/preprocess.py` does (Wu et al., AAAI 2019,
     `"Session-based Recommendation with Graph Neural Networks"
-    <https://arxiv.org/abs/1811.00855>`_), dates read as UTC:
+    <https://arxiv.org/abs/1811.00855>`_), dates read as UTC: the
+    :obj:`"parity"` protocol of :func:`split_sessions`.
 
     1. Group clicks into sessions (see :func:`group_sessions`).
     2. Drop sessions of one click; drop items clicked fewer than
@@ -145,34 +153,186 @@ def official_split(log: ClickLog, test_days: int = 7) -> SessionSplit:
             :obj:`7` for Diginetica, :obj:`1` for YOOCHOOSE.
             (default: :obj:`7`)
     """
-    sessions, dates = group_sessions(log)
-    kept = np.flatnonzero(sessions.lengths >= 2)
-    sessions, dates = sessions.select(kept), dates[kept]
+    sessions, dates = _multi_click_sessions(log)
     item_count = np.bincount(sessions.values, minlength=log.num_items)
     frequent = item_count[sessions.values] >= MIN_ITEM_COUNT
     sessions, kept = filter_clicks(sessions, frequent)
     dates = dates[kept]
     if len(sessions) == 0:
-        raise ValueError(f'No session of two or more clicks on items clicked '
-                         f'at least {MIN_ITEM_COUNT} times is left from '
-                         f'{len(log)} clicks')
+        raise _nothing_left(log, MIN_ITEM_COUNT)
 
-    split_date = dates.max() - test_days * SECONDS_PER_DAY
-    train_index = _sort_by_date(np.flatnonzero(dates < split_date), dates)
-    test_index = _sort_by_date(np.flatnonzero(dates > split_date), dates)
+    train_index, test_index = _split_by_date(dates, test_days)
+    return _renumber(log.item_labels, sessions.select(train_index),
+                     dates[train_index], sessions.select(test_index),
+                     dates[test_index])
+
+
+def clean_split(log: ClickLog, test_days: int = 7,
+                min_item_count: int = MIN_ITEM_COUNT) -> SessionSplit:
+    r"""Splits a click log into training and test sessions by the
+    :obj:`"clean"` protocol of :func:`split_sessions`: as
+    :func:`official_split`, except that items are counted in the training
+    sessions only, so that clicks of the test period do not decide what is
+    kept for training, and that filtering is repeated until every item kept
+    has :obj:`min_item_count` training clicks.
+
+    1. Group clicks into sessions (see :func:`group_sessions`) and drop
+       sessions of one click.
+    2. Split by date as :func:`official_split` does, the split date
+       computed from these sessions (the official code computes it after
+       the item filter).
+    3. In the training sessions, drop items clicked fewer than
+       :obj:`min_item_count` times *in training*, then sessions left shorter
+       than 2, and count again, until nothing changes: every item left is
+       clicked at least :obj:`min_item_count` times in training.
+    4. Number items and filter the test sessions as :func:`official_split`
+       does.
+
+    Args:
+        log (ClickLog): The click log.
+        test_days (int, optional): Length of the test period in days.
+            (default: :obj:`7`)
+        min_item_count (int, optional): The fewest training clicks an item
+            needs. (default: :obj:`5`)
+    """
+    sessions, dates = _multi_click_sessions(log)
+    train_index, test_index = _split_by_date(dates, test_days)
     train = sessions.select(train_index)
-    test = sessions.select(test_index)
+    while True:
+        item_count = np.bincount(train.values, minlength=log.num_items)
+        filtered, kept = filter_clicks(
+            train, item_count[train.values] >= min_item_count)
+        if len(filtered.values) == len(train.values):
+            break  # nothing dropped: counts hold
+        train, train_index = filtered, train_index[kept]
+    if len(train) == 0:
+        raise _nothing_left(log, min_item_count, 'training ')
 
+    return _renumber(log.item_labels, train, dates[train_index],
+                     sessions.select(test_index), dates[test_index])
+
+
+PROTOCOLS = {'parity': official_split, 'clean': clean_split}
+
+
+def split_sessions(log: ClickLog, protocol: str = 'parity',
+                   test_days: int = 7) -> SessionSplit:
+    r"""Splits a click log into training and test sessions.
+
+    Args:
+        log (ClickLog): The click log.
+        protocol (str, optional): :obj:`"parity"`, the official SR-GNN
+            preprocessing (:func:`official_split`), or :obj:`"clean"`, item
+            counts on training sessions only, filtered to a fixed point
+            (:func:`clean_split`). (default: :obj:`"parity"`)
+        test_days (int, optional): Length of the test period in days:
+            :obj:`7` for Diginetica, :obj:`1` for YOOCHOOSE.
+            (default: :obj:`7`)
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"Unknown protocol '{protocol}' (expected one of "
+                         f"{', '.join(PROTOCOLS)})")
+    return PROTOCOLS[protocol](log, test_days)
+
+
+def yoochoose_fraction(
+    split: SessionSplit,
+    fraction: int = 64,
+) -> Tuple[SessionSplit, Tuple[Sequences, np.ndarray, np.ndarray]]:
+    r"""The most recent :obj:`1 / fraction` of the training samples, as the
+    official SR-GNN preprocessing cuts YOOCHOOSE 1/64 and 1/4 from
+    :obj:`official_split(log, test_days=1)`.
+
+    The samples are the last :obj:`len(samples) // fraction` of
+    :obj:`prefix_augment(split.train)` (the official :obj:`train.txt`). The
+    training sessions are, as in the official :obj:`all_train_seq.txt`,
+    every session from the one of the first kept sample on, that one whole:
+    when the cut falls inside a session, only its shorter prefixes are
+    samples, so :obj:`prefix_augment` of the sessions can give a few more
+    samples than returned, all from the first session.
+
+    Args:
+        split (SessionSplit): The split of the full log.
+        fraction (int, optional): Keep the last :obj:`1 / fraction` of the
+            samples. (default: :obj:`64`)
+
+    Returns:
+        (split, samples): the split with those training sessions and their
+        dates, and the test sessions and item labels of the full split, so
+        that item ids (and the size of the item table) stay those of the full
+        log; and the samples as :func:`prefix_augment` gives them, the
+        session of each counted in the new :obj:`split.train`.
+    """
+    if not isinstance(fraction, int) or fraction < 1:
+        raise ValueError(f'fraction must be a positive integer, got '
+                         f'{fraction!r}')
+    prefixes, targets, session = prefix_augment(split.train)
+    num_kept = len(targets) // fraction
+    if num_kept == 0:
+        # The official slice, tr_seqs[-0:], would keep every sample.
+        raise ValueError(f'{len(targets)} training samples are too few to '
+                         f'keep 1/{fraction} of them')
+    first = len(targets) - num_kept
+    first_session = int(session[first])
+    sessions = np.arange(first_session, len(split.train))
+    samples = np.arange(first, len(targets))
+    return (
+        replace(split, train=split.train.select(sessions),
+                train_dates=split.train_dates[first_session:]),
+        (prefixes.select(samples), targets[first:],
+         session[first:] - first_session),
+    )
+
+
+def _multi_click_sessions(log: ClickLog) -> Tuple[Sequences, np.ndarray]:
+    # The sessions of two clicks or more, and their dates.
+    if log.date is None:
+        raise ValueError('The click log has no dates (it was read without a '
+                         'time column), so it cannot be split by date')
+    sessions, dates = group_sessions(log)
+    kept = np.flatnonzero(sessions.lengths >= 2)
+    if len(kept) == 0:
+        raise ValueError(f'No session of two or more clicks is in the '
+                         f'{len(log)} clicks of the log')
+    return sessions.select(kept), dates[kept]
+
+
+def _nothing_left(log: ClickLog, min_item_count: int,
+                  which: str = '') -> ValueError:
+    return ValueError(f'No {which}session of two or more clicks on items '
+                      f'clicked at least {min_item_count} times is left from '
+                      f'{len(log)} clicks')
+
+
+def _split_by_date(dates: np.ndarray,
+                   test_days: int) -> Tuple[np.ndarray, np.ndarray]:
+    # Positions of the training and of the test sessions, each by date.
+    split_date = dates.max() - test_days * SECONDS_PER_DAY
+    train_index = np.flatnonzero(dates < split_date)
+    if len(train_index) == 0:
+        raise ValueError(f'No session is dated more than {test_days} day(s) '
+                         f'before the last one, '
+                         f'{np.datetime64(int(dates.max()), "s")}: nothing is '
+                         f'left for training')
+    return (_sort_by_date(train_index, dates),
+            _sort_by_date(np.flatnonzero(dates > split_date), dates))
+
+
+def _renumber(item_labels: np.ndarray, train: Sequences,
+              train_dates: np.ndarray, test: Sequences,
+              test_dates: np.ndarray) -> SessionSplit:
+    # Numbers items from 1 in order of first click in training, drops test
+    # clicks on other items, then test sessions left shorter than 2.
     codes, first_click = np.unique(train.values, return_index=True)
     item_codes = codes[np.argsort(first_click)]  # in order of first click
-    new_id = np.zeros(log.num_items, dtype=np.int64)  # 0: unseen in training
+    new_id = np.zeros(len(item_labels), dtype=np.int64)  # 0: unseen
     new_id[item_codes] = np.arange(1, len(item_codes) + 1)
 
     train = Sequences(new_id[train.values], train.ptr)
     test = Sequences(new_id[test.values], test.ptr)
     test, kept = filter_clicks(test, test.values > 0)
-    return SessionSplit(train, test, log.item_labels[item_codes],
-                        dates[train_index], dates[test_index[kept]])
+    return SessionSplit(train, test, item_labels[item_codes], train_dates,
+                        test_dates[kept])
 
 
 def _sort_by_date(index: np.ndarray, dates: np.ndarray) -> np.ndarray:

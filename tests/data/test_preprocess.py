@@ -6,9 +6,13 @@ import pytest
 from pyg_srgnn.data.io import load_pickle, read_diginetica_csv
 from pyg_srgnn.data.preprocess import (
     ClickLog,
+    SessionSplit,
+    clean_split,
     filter_clicks,
     group_sessions,
     official_split,
+    split_sessions,
+    yoochoose_fraction,
 )
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
 
@@ -112,3 +116,102 @@ def test_official_split_sample(shared_data):
     # Each kept session gives exactly one sample with a one-click prefix.
     assert len(split.test) == 39
     assert sum(len(p) == 1 for p in official_prefixes) == 39
+
+
+def test_clean_split():
+    log = click_log([
+        (0, 'A', 0, 1), (0, 'B', 1, 1),
+        (1, 'A', 0, 2), (1, 'B', 1, 2),
+        (2, 'E', 0, 2), (2, 'C', 1, 2),
+        (3, 'E', 0, 3), (3, 'A', 1, 3),
+        (4, 'E', 0, 10), (4, 'A', 1, 10), (4, 'B', 2, 10),
+        (5, 'C', 0, 10), (5, 'E', 1, 10),
+        (6, 'D', 0, 1),  # one click: dropped first
+    ])
+    # Training counts A 3, B 2, C 1, E 2: C goes, and session 2 with it,
+    # which leaves E once: E goes, and session 3. A and B then hold. C has a
+    # second click, in the test period, that does not count.
+    split = clean_split(log, test_days=2, min_item_count=2)
+    assert split.train.tolist() == [[1, 2], [1, 2]]
+    assert (split.train_dates // DAY).tolist() == [1, 2]
+    assert split.item_labels.tolist() == ['A', 'B']
+    assert split.test.tolist() == [[1, 2]]  # E is unknown to training
+    assert (split.test_dates // DAY).tolist() == [10]
+
+
+def test_split_sessions():
+    log = click_log([(s, item, t, 1 + 9 * (s >= 5)) for s in range(6)
+                     for t, item in enumerate('AB')])
+    parity = split_sessions(log, test_days=2)
+    assert parity.train.tolist() == official_split(log, 2).train.tolist()
+    assert parity.train.tolist() == [[1, 2]] * 5
+    clean = split_sessions(log, protocol='clean', test_days=2)
+    assert clean.train.tolist() == [[1, 2]] * 5
+    assert clean.test.tolist() == [[1, 2]]
+    with pytest.raises(ValueError, match=r"Unknown protocol 'official' "
+                       r"\(expected one of parity, clean\)"):
+        split_sessions(log, protocol='official')
+
+
+def test_split_nothing_left():
+    log = click_log([(0, 'A', 0, 1), (1, 'B', 0, 1)])
+    for split in (official_split, clean_split):
+        with pytest.raises(ValueError, match='No session of two or more '
+                           'clicks is in the 2 clicks of the log'):
+            split(log)
+
+    # Nothing is dated before the test period:
+    log = click_log([(s, item, t, 1) for s in range(5)
+                     for t, item in enumerate('AB')])
+    for split in (official_split, clean_split):
+        with pytest.raises(ValueError, match=r'No session is dated more '
+                           r'than 7 day\(s\) before the last one, '
+                           r'1970-01-02T00:00:00: nothing is left for '
+                           r'training'):
+            split(log)
+
+    # Five clicks on A and on B, but only two of each in training:
+    log = click_log([(s, item, t, 1 + 9 * (s >= 2)) for s in range(5)
+                     for t, item in enumerate('AB')])
+    assert official_split(log, test_days=2).train.tolist() == [[1, 2]] * 2
+    with pytest.raises(ValueError, match='No training session of two or more '
+                       'clicks on items clicked at least 5 times is left '
+                       'from 10 clicks'):
+        clean_split(log, test_days=2)
+
+
+def test_yoochoose_fraction():
+    split = SessionSplit(
+        train=Sequences.from_lists([[1, 2, 3], [4, 5], [6, 7, 8]]),
+        test=Sequences.from_lists([[1, 8]]),
+        item_labels=np.array([str(i) for i in range(10, 19)]),
+        train_dates=np.array([1, 2, 3]) * DAY,
+        test_dates=np.array([9]) * DAY,
+    )
+    # Samples: ([1, 2], 3), ([1], 2), ([4], 5), ([6, 7], 8), ([6], 7).
+    part, (prefixes, targets, session) = yoochoose_fraction(split, 2)
+    assert prefixes.tolist() == [[6, 7], [6]]
+    assert targets.tolist() == [8, 7]
+    assert session.tolist() == [0, 0]
+    assert part.train.tolist() == [[6, 7, 8]]
+    assert (part.train_dates // DAY).tolist() == [3]
+    assert part.test is split.test
+    assert part.item_labels is split.item_labels  # ids of the full log
+
+    # A cut inside a session keeps that session whole, as the official
+    # all_train_seq.txt does: it has a sample more than was kept.
+    part, (prefixes, targets, session) = yoochoose_fraction(split, 4)
+    assert prefixes.tolist() == [[6]]
+    assert targets.tolist() == [7]
+    assert part.train.tolist() == [[6, 7, 8]]
+
+    part, (_, targets, session) = yoochoose_fraction(split, 1)
+    assert len(targets) == 5 and part.train.tolist() == split.train.tolist()
+    assert session.tolist() == [0, 0, 1, 2, 2]
+
+    with pytest.raises(ValueError, match='5 training samples are too few to '
+                       'keep 1/6 of them'):
+        yoochoose_fraction(split, 6)
+    with pytest.raises(ValueError, match='fraction must be a positive '
+                       'integer, got 0.5'):
+        yoochoose_fraction(split, 0.5)
