@@ -3,9 +3,11 @@
     python -m bench.accuracy --dataset diginetica --protocol paper --seed 0
 
 Each run goes to bench/results/accuracy/DATASET-PROTOCOL-seedN/: config.json,
-log.jsonl (one line per epoch, written as the run goes), metrics.json and
-run.json (machine, versions, command, wall time). The model checkpoint stays
-out of git. bench/collect.py turns the runs into the README tables.
+log.jsonl and log.csv (one line per epoch, written as the run goes),
+metrics.json and run.json (machine, versions, command, wall time). The model
+checkpoints stay out of git. Started again on a run directory whose run was
+killed, it resumes from the last finished epoch. bench/collect.py turns the
+runs into the README tables.
 """
 import sys
 import time
@@ -14,7 +16,7 @@ import click
 
 from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
 from pyg_srgnn.config import PROTOCOLS, FitConfig
-from pyg_srgnn.train import fit
+from pyg_srgnn.train import fit, resume
 
 
 @click.command()
@@ -33,11 +35,19 @@ def main(dataset, protocol, seed, epochs, threads, root):
                        seed=seed, epochs=epochs, num_threads=threads,
                        run_dir=str(run_dir), progress=False)
     start = time.time()
-    result = fit(config, log=lambda msg: print(msg, flush=True))
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    # A run that a session's end killed goes on from its last epoch.
+    resumed = (run_dir / 'last.pt').is_file() and not (
+        run_dir / 'metrics.json').is_file()
+    if resumed:
+        result = resume(str(run_dir), log=log, num_threads=threads)
+    else:
+        result = fit(config, log=log)
     write_json(run_dir / 'run.json', {
-        'command': 'python ' + ' '.join(sys.argv),
+        'command': 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]),
         'machine': machine(),
-        'wall_seconds': round(time.time() - start, 1),
+        'wall_seconds_last_invocation': round(time.time() - start, 1),
+        'resumed': resumed,
         'result': result,
     })
 

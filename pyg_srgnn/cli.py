@@ -1,5 +1,6 @@
 """The `pyg-srgnn` command line: it parses options and calls the Python API."""
 import json
+import os
 import re
 import typing
 import warnings
@@ -7,9 +8,10 @@ from dataclasses import MISSING, fields
 from typing import Any, Callable, Dict
 
 import click
+from click.core import ParameterSource
 
 from pyg_srgnn import __version__
-from pyg_srgnn.config import PROTOCOLS, FitConfig
+from pyg_srgnn.config import PROTOCOLS, FitConfig, read_config_file
 from pyg_srgnn.data.dataset import DATASETS
 from pyg_srgnn.data.session_graph import EDGE_WEIGHTS
 
@@ -49,22 +51,54 @@ def main():
     """SR-GNN session-based recommendation on PyTorch Geometric."""
 
 
+# Options that may change when a run resumes: they do not alter its result.
+RESUME_OVERRIDES = {'progress', 'num_threads', 'device', 'eval_batch_size'}
+
+
 @main.command()
 @config_options
-def fit(**options):
+@click.option('--config', 'config_file', type=click.Path(dir_okay=False),
+              help='A TOML or YAML file of options, keyed by option name; '
+              'options given on the command line override it.')
+@click.option('--resume', 'resume_dir', type=click.Path(file_okay=False),
+              help='Continue the run in this run directory (e.g. one the '
+              'machine killed) from its last finished epoch, with its saved '
+              'options.')
+@click.pass_context
+def fit(ctx, config_file, resume_dir, **options):
     """Train SR-GNN and report HR@K / MRR@K on the test split.
 
     With no options, trains on the Diginetica sample shipped with pyg-srgnn
     using the paper's settings.
     """
     from pyg_srgnn.train import fit as run_fit
+    from pyg_srgnn.train import load_run_config, resume
 
+    given = {key: value for key, value in options.items()
+             if ctx.get_parameter_source(key) is ParameterSource.COMMANDLINE}
     try:
-        config = FitConfig(**options)
-    except ValueError as e:
+        if resume_dir is not None:
+            if config_file is not None or set(given) - RESUME_OVERRIDES:
+                raise click.UsageError(
+                    f"--resume continues a run with its saved options; only "
+                    f"{', '.join(sorted(RESUME_OVERRIDES))} may be given "
+                    f"with it")
+            config = load_run_config(resume_dir)
+        else:
+            values = dict(options)
+            if config_file is not None:
+                from_file = read_config_file(config_file)
+                FitConfig.from_dict(from_file, source=config_file)
+                values.update(from_file)
+            values.update(given)
+            config = FitConfig.from_dict(values)
+    except (ValueError, FileNotFoundError) as e:
         raise click.UsageError(str(e)) from None
     try:
-        result = run_fit(config, log=click.echo)
+        if resume_dir is not None:
+            result = resume(resume_dir, log=click.echo, **given)
+        else:
+            result = run_fit(config, log=click.echo)
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
 
@@ -195,6 +229,72 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
     click.echo(json.dumps({'checkpoint': checkpoint, 'dataset': dataset,
                            'split': split, 'samples': len(data),
                            **metrics}))
+
+
+@main.command()
+@click.argument('run_dir', type=click.Path(file_okay=False))
+@click.option('--out', default=None,
+              help='PNG file to write [default: RUN_DIR/curves.png].')
+def plot(run_dir, out):
+    """Draw a run's loss and HR/MRR curves to a PNG (needs matplotlib)."""
+    from pyg_srgnn.plot import plot_run
+    from pyg_srgnn.run_log import RunLog
+
+    out = out or os.path.join(run_dir, 'curves.png')
+    try:
+        if not os.path.isfile(os.path.join(run_dir, 'log.jsonl')):
+            raise ValueError(f"'{run_dir}' is not a run directory (no "
+                             f"log.jsonl)")
+        plot_run(RunLog.read(run_dir), out)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f'wrote {out}')
+
+
+@main.command()
+@click.option('--checkpoint', required=True,
+              help='A checkpoint.pt written by pyg-srgnn fit.')
+@click.option('--session', required=True,
+              help='Item ids in click order, comma-separated, in your own '
+              'ids.')
+@click.option('--strict', is_flag=True,
+              help='Fail on an unknown item id instead of dropping it.')
+@click.option('--png', default=None, help='Also draw it to this PNG file.')
+@click.option('--json', 'as_json', is_flag=True,
+              help='Print the explanation as JSON.')
+def explain(checkpoint, session, strict, png, as_json):
+    """Show one session's graph and each click's attention weight."""
+    from pyg_srgnn.recommend import Recommender
+
+    try:
+        recommender = Recommender.from_checkpoint(checkpoint)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            out = recommender.explain(parse_session(session), strict)
+        if png is not None:
+            from pyg_srgnn.plot import plot_explanation
+            plot_explanation(out, png)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    for warning in caught:
+        click.echo(f'Warning: {warning.message}', err=True)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    nodes = out['nodes']
+    click.echo(f"{len(nodes)} nodes, {len(out['edges'])} edges; last click "
+               f"on {nodes[out['last_node']]}")
+    click.echo(f"{'edge':<24}{'in weight':>10}{'out weight':>11}")
+    for edge in out['edges']:
+        name = f"{nodes[edge['source']]} -> {nodes[edge['target']]}"
+        click.echo(f"{name:<24}{edge['in_weight']:>10.3f}"
+                   f"{edge['out_weight']:>11.3f}")
+    click.echo(f"{'click':<7}{'item':<16}{'attention':>10}")
+    for c in out['clicks']:
+        click.echo(f"{c['position'] + 1:<7}{c['item']:<16}"
+                   f"{c['attention']:>10.4f}")
+    if png is not None:
+        click.echo(f'wrote {png}')
 
 
 if __name__ == '__main__':

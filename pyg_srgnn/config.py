@@ -1,5 +1,8 @@
+import os
+import sys
+import typing
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 PROTOCOLS = ('clean', 'paper')
 
@@ -91,10 +94,81 @@ class FitConfig:
         return out
 
     @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> 'FitConfig':
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+    def from_dict(cls, values: Dict[str, Any],
+                  source: str = 'config') -> 'FitConfig':
+        r"""Builds a config from plain values (e.g. a parsed file), refusing
+        unknown keys and values of the wrong type by name."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ValueError(f"Unknown config keys {unknown} (known: "
-                             f"{', '.join(sorted(known))})")
+            raise ValueError(f"{source}: unknown key(s) {unknown} (known: "
+                             f"{', '.join(known)})")
+        for key, value in values.items():
+            if not _has_type(value, known[key].type):
+                raise ValueError(f"{source}: '{key}' must be "
+                                 f"{_type_name(known[key].type)} (got "
+                                 f"{value!r})")
         return cls(**values)
+
+
+def _has_type(value: Any, annotation: Any) -> bool:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Union:  # Optional[X]
+        return value is None or _has_type(value, args[0])
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typing.get_origin(annotation) is tuple:  # Tuple[int, ...]
+        return isinstance(value, (list, tuple)) and all(
+            _has_type(v, int) for v in value)
+    return isinstance(value, annotation)
+
+
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is Union:
+        return f'{_type_name(typing.get_args(annotation)[0])} or null'
+    if typing.get_origin(annotation) is tuple:
+        return 'a list of integers'
+    return {bool: 'true or false', int: 'an integer', float: 'a number',
+            str: 'a string'}[annotation]
+
+
+def read_config_file(path: str) -> Dict[str, Any]:
+    r"""Reads the options of :obj:`pyg-srgnn fit` from a TOML or YAML file
+    (keys are :class:`FitConfig` field names; dashes may replace
+    underscores)."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == '.toml':
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        parse, errors, mode = tomllib.load, tomllib.TOMLDecodeError, 'rb'
+    elif suffix in ('.yaml', '.yml'):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(f"{path}: reading YAML needs PyYAML (pip "
+                             f"install pyyaml), or use TOML") from None
+        parse, errors, mode = yaml.safe_load, yaml.YAMLError, 'r'
+    else:
+        raise ValueError(f"{path}: unknown config format '{suffix}' "
+                         f"(expected .toml, .yaml or .yml)")
+    try:
+        with open(path, mode) as f:
+            values = parse(f)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read the config file "
+                         f"({e.strerror})") from None
+    except errors as e:
+        raise ValueError(f"{path}: not valid {suffix[1:].upper()} "
+                         f"({str(e).splitlines()[0]})") from None
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a table of options at the top "
+                         f"level")
+    return {key.replace('-', '_'): value for key, value in values.items()}

@@ -2,6 +2,7 @@ import json
 import math
 import os
 import os.path as osp
+import shutil
 import time
 import warnings
 from typing import Any, Callable, Dict, Optional
@@ -15,6 +16,7 @@ from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.metrics import RankingMetrics, target_rank
 from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.run_log import RunLog
 
 
 def train_epoch(model: SRGNN, loader: SessionLoader,
@@ -94,13 +96,18 @@ def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
     }
 
 
-def fit(config: FitConfig,
-        log: Callable[[str], None] = print) -> Dict[str, Any]:
+def fit(config: FitConfig, log: Callable[[str], None] = print,
+        resume: bool = False) -> Dict[str, Any]:
     r"""Trains SR-GNN as :obj:`config` says and returns the final metrics.
 
-    Writes to :obj:`config.run_dir`: :obj:`config.json`, one line per epoch
-    in :obj:`log.jsonl`, the best model in :obj:`checkpoint.pt` and the
-    result in :obj:`metrics.json`.
+    Writes to :obj:`config.run_dir`: :obj:`config.json`, one record per
+    epoch in :obj:`log.jsonl` and :obj:`log.csv`, the state after the last
+    finished epoch in :obj:`last.pt`, the model to use in
+    :obj:`checkpoint.pt` and the result in :obj:`metrics.json`.
+
+    With :obj:`resume`, continues the run in :obj:`config.run_dir` from its
+    :obj:`last.pt` (see :func:`resume`); with the same seed it ends where an
+    uninterrupted run ends.
     """
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
@@ -113,12 +120,12 @@ def fit(config: FitConfig,
 
     if config.protocol == 'paper':
         train_index = None
-        select_loader_name = 'test'
+        select_name = 'test'
     else:
         session = train_set.sample_tensors()[3]
         train_index, valid_index = split_by_session(session,
                                                     config.valid_fraction)
-        select_loader_name = 'valid'
+        select_name = 'valid'
 
     generator = torch.Generator().manual_seed(config.seed)
     train_loader = SessionLoader(train_set, train_index, config.edge_weight,
@@ -141,19 +148,33 @@ def fit(config: FitConfig,
                                                 config.lr_gamma)
 
     run_dir = config.run_dir or default_run_dir(config)
-    os.makedirs(run_dir, exist_ok=True)
-    write_json(osp.join(run_dir, 'config.json'), config.to_dict())
+    last_path = osp.join(run_dir, 'last.pt')
+    best_path = osp.join(run_dir, 'checkpoint.pt')
+    # paper: the best of each metric; clean: the metrics of the best epoch.
+    state: Dict[str, Any] = {'epoch': 0, 'best': {}, 'best_epoch': {},
+                             'bad_epochs': 0}
+    if resume:
+        last = load_checkpoint(last_path, map_location=device)
+        model.load_state_dict(last['model'])
+        optimizer.load_state_dict(last['optimizer'])
+        scheduler.load_state_dict(last['scheduler'])
+        generator.set_state(last['generator'])
+        state = last['state']
+        log(f'resuming {run_dir} after epoch {state["epoch"]}')
+    else:
+        os.makedirs(run_dir, exist_ok=True)
+        write_json(osp.join(run_dir, 'config.json'), config.to_dict())
+    run_log = RunLog(run_dir, keep_epochs=state['epoch'])
     log(f'{config.dataset}: {len(train_loader.index):,} training samples, '
-        f'{len(select_loader.index):,} {select_loader_name} samples, '
+        f'{len(select_loader.index):,} {select_name} samples, '
         f'{num_items:,} items; protocol {config.protocol}; run dir '
         f'{run_dir}')
 
     official_keys = (f'HR@{config.ks[-1]}', f'MRR@{config.ks[-1]}')
-    best: Dict[str, float] = {}  # paper: best of each metric; clean: monitor
-    best_epoch: Dict[str, int] = {}
-    bad_epochs = 0
-    epoch = 0
-    for epoch in range(1, config.epochs + 1):
+    stopped = state['bad_epochs'] >= config.patience
+    for epoch in range(state['epoch'] + 1, config.epochs + 1):
+        if stopped:
+            break
         if config.protocol == 'paper':
             # The official loop steps the scheduler before training, so the
             # first decay comes after two epochs, not three.
@@ -170,12 +191,9 @@ def fit(config: FitConfig,
         train_time = time.perf_counter() - start
         if config.protocol == 'clean':
             scheduler.step()
-
         metrics = evaluate(model, select_loader, config.ks)
-        record = {'epoch': epoch, 'lr': lr, 'loss': loss,
-                  'train_seconds': round(train_time, 3),
-                  select_loader_name: metrics}
 
+        best, best_epoch = state['best'], state['best_epoch']
         if config.protocol == 'paper':
             # Official rule: the best of each metric over epochs; an epoch
             # counts as good if HR@K or MRR@K ties or beats its best so far.
@@ -187,40 +205,70 @@ def fit(config: FitConfig,
         else:
             improved = metrics[config.monitor] > best.get(config.monitor, -1)
             if improved:
-                best, best_epoch = dict(metrics), {config.monitor: epoch}
-                save_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
-                                make_checkpoint(model, optimizer, scheduler,
-                                                config, epoch, metrics,
-                                                train_set))
-        bad_epochs = 0 if improved else bad_epochs + 1
+                state['best'] = dict(metrics)
+                state['best_epoch'] = {config.monitor: epoch}
+        state['bad_epochs'] = 0 if improved else state['bad_epochs'] + 1
+        state['epoch'] = epoch
+        stopped = state['bad_epochs'] >= config.patience
 
-        with open(osp.join(run_dir, 'log.jsonl'), 'a') as f:
-            f.write(json.dumps(record) + '\n')
+        checkpoint = make_checkpoint(model, optimizer, scheduler, config,
+                                     epoch, metrics, train_set)
+        if improved and config.protocol == 'clean':
+            save_checkpoint(best_path, checkpoint)
+        save_checkpoint(last_path, {**checkpoint, 'state': state,
+                                    'generator': generator.get_state()})
+        run_log.append({'epoch': epoch, 'lr': lr, 'loss': loss,
+                        'train_seconds': round(train_time, 3),
+                        select_name: metrics})
         shown = ' '.join(f'{key} {100 * value:.2f}'
                          for key, value in metrics.items()
                          if key.endswith(f'@{config.ks[-1]}'))
         log(f'epoch {epoch:3d} | lr {lr:.0e} | loss {loss:.4f} | '
-            f'{select_loader_name} {shown} | '
+            f'{select_name} {shown} | '
             f'{len(train_loader) / train_time:.1f} batch/s')
-        if bad_epochs >= config.patience:
+        if stopped:
             log(f'no improvement for {config.patience} epochs: stopping')
-            break
+    run_log.close()
 
     if config.protocol == 'paper':
-        result = {'protocol': 'paper', 'test': best, 'best_epoch': best_epoch}
-        save_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
-                        make_checkpoint(model, optimizer, scheduler, config,
-                                        epoch, best, train_set))
+        shutil.copyfile(last_path, best_path)
+        result = {'protocol': 'paper', 'test': state['best'],
+                  'best_epoch': state['best_epoch']}
     else:
-        checkpoint = load_checkpoint(osp.join(run_dir, 'checkpoint.pt'),
-                                     map_location=device)
-        model.load_state_dict(checkpoint['model'])
+        model.load_state_dict(
+            load_checkpoint(best_path, map_location=device)['model'])
         result = {
             'protocol': 'clean',
             'test': evaluate(model, test_loader, config.ks),
-            'valid': best,
-            'best_epoch': best_epoch[config.monitor],
+            'valid': state['best'],
+            'best_epoch': state['best_epoch'][config.monitor],
         }
-    result.update(epochs_run=epoch, num_items=num_items, run_dir=run_dir)
+    result.update(epochs_run=state['epoch'], num_items=num_items,
+                  run_dir=run_dir)
     write_json(osp.join(run_dir, 'metrics.json'), result)
     return result
+
+
+def load_run_config(run_dir: str) -> FitConfig:
+    r"""The configuration saved in a run directory."""
+    path = osp.join(run_dir, 'config.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"'{run_dir}' is not a run directory (no "
+                                f"config.json)")
+    with open(path) as f:
+        values = json.load(f)
+    return FitConfig.from_dict({**values, 'run_dir': run_dir}, source=path)
+
+
+def resume(run_dir: str, log: Callable[[str], None] = print,
+           **overrides) -> Dict[str, Any]:
+    r"""Continues the run in :obj:`run_dir`, e.g. after the machine killed
+    it, from the state saved after its last finished epoch, with the
+    configuration saved there (:obj:`overrides` may change options that do
+    not alter the result, such as :obj:`progress` or :obj:`num_threads`)."""
+    config = load_run_config(run_dir)
+    if not osp.isfile(osp.join(run_dir, 'last.pt')):
+        raise FileNotFoundError(f"'{run_dir}' has no finished epoch to resume "
+                                f"from (no last.pt)")
+    config = FitConfig.from_dict({**config.to_dict(), **overrides})
+    return fit(config, log=log, resume=True)

@@ -1,0 +1,81 @@
+"""Per-epoch records of a training run: JSON lines and CSV always,
+TensorBoard when it is installed."""
+import csv
+import json
+import os.path as osp
+from typing import Any, Dict, List
+
+
+def flatten(record: Dict[str, Any]) -> Dict[str, Any]:
+    r""":obj:`{'test': {'HR@20': 0.5}}` -> :obj:`{'test/HR@20': 0.5}`."""
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update({f'{key}/{k}': v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+class RunLog:
+    r"""Appends one record per epoch to :obj:`log.jsonl` and :obj:`log.csv`
+    in :obj:`run_dir`, and to TensorBoard under :obj:`run_dir/tensorboard`
+    when :obj:`tensorboard` is installed.
+
+    Args:
+        run_dir (str): The run directory.
+        keep_epochs (int, optional): On resume, the records of the epochs
+            after this one are dropped: they belong to a run that was killed
+            before its checkpoint. (default: :obj:`0`, a new run)
+    """
+    def __init__(self, run_dir: str, keep_epochs: int = 0):
+        self.jsonl = osp.join(run_dir, 'log.jsonl')
+        self.csv = osp.join(run_dir, 'log.csv')
+        self.records = [r for r in self.read(run_dir)
+                        if r['epoch'] <= keep_epochs]
+        self.rewrite()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(osp.join(run_dir, 'tensorboard'),
+                                        purge_step=keep_epochs + 1)
+        except ImportError:  # tensorboard is an optional extra
+            self.writer = None
+
+    @staticmethod
+    def read(run_dir: str) -> List[Dict[str, Any]]:
+        path = osp.join(run_dir, 'log.jsonl')
+        if not osp.isfile(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def rewrite(self) -> None:
+        with open(self.jsonl, 'w') as f:
+            f.writelines(json.dumps(r) + '\n' for r in self.records)
+        rows = [flatten(r) for r in self.records]
+        with open(self.csv, 'w', newline='') as f:
+            if rows:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+
+    def append(self, record: Dict[str, Any]) -> None:
+        self.records.append(record)
+        with open(self.jsonl, 'a') as f:
+            f.write(json.dumps(record) + '\n')
+        row = flatten(record)
+        new_file = len(self.records) == 1
+        with open(self.csv, 'a', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != 'epoch':
+                    self.writer.add_scalar(key, value, record['epoch'])
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,139 @@
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from pyg_srgnn.cli import main
+from pyg_srgnn.config import FitConfig, read_config_file
+from pyg_srgnn.train import fit, resume
+
+# Trains like `small` below in a child process that SIGKILLs itself in the
+# middle of epoch 3, after the 30th training batch.
+KILLED_RUN = textwrap.dedent('''
+    import os, signal, sys
+    from pyg_srgnn.config import FitConfig
+    from pyg_srgnn.nn import SRGNN
+    from pyg_srgnn.train import fit
+
+    loss, calls = SRGNN.loss, [0]
+
+    def loss_then_die(scores, target):
+        calls[0] += 1
+        if calls[0] == 30:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return loss(scores, target)
+
+    SRGNN.loss = staticmethod(loss_then_die)
+    fit(FitConfig(root=sys.argv[1], run_dir=sys.argv[2], hidden_channels=8,
+                  epochs=5, progress=False, protocol=sys.argv[3]),
+        log=lambda msg: None)
+''')
+
+
+def small(tmp_path, run, protocol):
+    return FitConfig(root=str(tmp_path / 'data'), run_dir=str(tmp_path / run),
+                     hidden_channels=8, epochs=5, progress=False,
+                     protocol=protocol)
+
+
+@pytest.mark.parametrize('protocol', ['clean', 'paper'])
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, protocol):
+    expected = fit(small(tmp_path, 'whole', protocol), log=lambda msg: None)
+
+    killed = tmp_path / 'killed'
+    proc = subprocess.run([sys.executable, '-c', KILLED_RUN,
+                           str(tmp_path / 'data'), str(killed), protocol],
+                          capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr  # it really was killed
+    assert not (killed / 'metrics.json').exists()
+    logged = [json.loads(line) for line in open(killed / 'log.jsonl')]
+    # 11 (clean) or 13 (paper) batches per epoch: killed in epoch 3.
+    assert [r['epoch'] for r in logged] == [1, 2]
+
+    result = resume(str(killed), log=lambda msg: None)
+    assert result['test'] == expected['test']
+    assert result['best_epoch'] == expected['best_epoch']
+    whole = [json.loads(line) for line in open(tmp_path / 'whole' /
+                                               'log.jsonl')]
+    resumed = [json.loads(line) for line in open(killed / 'log.jsonl')]
+    for a, b in zip(whole, resumed):
+        a.pop('train_seconds'), b.pop('train_seconds')
+    assert resumed == whole
+
+
+def test_resume_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='not a run directory'):
+        resume(str(tmp_path))
+    result = CliRunner().invoke(main, ['fit', '--resume', str(tmp_path)])
+    assert result.exit_code == 2
+    assert 'not a run directory' in result.output
+
+    fit(small(tmp_path, 'run', 'clean'), log=lambda msg: None)
+    result = CliRunner().invoke(main, ['fit', '--resume',
+                                       str(tmp_path / 'run'), '--lr', '0.1'])
+    assert result.exit_code == 2
+    assert '--resume continues a run with its saved options' in (
+        result.output)
+
+
+def test_log_files(tmp_path):
+    fit(small(tmp_path, 'run', 'clean'), log=lambda msg: None)
+    with open(tmp_path / 'run' / 'log.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r['epoch']) for r in rows] == [1, 2, 3, 4, 5]
+    assert {'loss', 'lr', 'valid/HR@20', 'valid/MRR@20'} <= set(rows[0])
+
+
+def test_config_file_precedence(tmp_path):
+    config = tmp_path / 'fit.toml'
+    config.write_text('epochs = 2\nhidden-channels = 8\nseed = 3\n'
+                      f'root = "{tmp_path / "data"}"\nprogress = false\n')
+    result = CliRunner().invoke(main, [
+        'fit', '--config', str(config), '--seed', '4', '--run-dir',
+        str(tmp_path / 'run')
+    ])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / 'run' / 'config.json').read_text())
+    assert saved['epochs'] == 2  # from the file
+    assert saved['hidden_channels'] == 8
+    assert saved['seed'] == 4  # the command line wins
+    assert saved['batch_size'] == 100  # the default
+
+
+def test_yaml_config(tmp_path):
+    pytest.importorskip('yaml')
+    path = tmp_path / 'fit.yaml'
+    path.write_text('epochs: 3\nks: [5, 20]\n')
+    assert read_config_file(str(path)) == {'epochs': 3, 'ks': [5, 20]}
+
+
+@pytest.mark.parametrize('text,match', [
+    ('epoch = 3\n', r"unknown key\(s\) \['epoch'\]"),
+    ('epochs = "ten"\n', "'epochs' must be an integer \\(got 'ten'\\)"),
+    ('lr = true\n', "'lr' must be a number"),
+    ('ks = [5, "x"]\n', "'ks' must be a list of integers"),
+    ('epochs = \n', 'not valid TOML'),
+])
+def test_config_file_rejection(tmp_path, text, match):
+    path = tmp_path / 'fit.toml'
+    path.write_text(text)
+    result = CliRunner().invoke(main, ['fit', '--config', str(path)])
+    assert result.exit_code == 2
+    assert 'fit.toml' in result.output
+    assert len([line for line in result.output.splitlines()
+                if line.startswith('Error')]) == 1
+    with pytest.raises(ValueError, match=match):
+        FitConfig.from_dict(read_config_file(str(path)), source=str(path))
+
+
+def test_config_file_format(tmp_path):
+    path = tmp_path / 'fit.ini'
+    path.write_text('epochs=3')
+    with pytest.raises(ValueError, match=r"unknown config format '\.ini'"):
+        read_config_file(str(path))
+    with pytest.raises(ValueError, match='cannot read the config file'):
+        read_config_file(str(tmp_path / 'missing.toml'))
