@@ -130,10 +130,14 @@ def stats(dataset, root, as_json):
                for split in ('train', 'test')}
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
+    echo_statistics(dataset, out, as_json)
+
+
+def echo_statistics(name: str, out: dict, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({'dataset': dataset, **out}))
+        click.echo(json.dumps({'dataset': name, **out}))
         return
-    click.echo(f'{dataset}: {out["train"]["items"]:,} items, '
+    click.echo(f'{name}: {out["train"]["items"]:,} items, '
                f'{out["train"]["clicks"] + out["test"]["clicks"]:,} clicks')
     click.echo(f'{"split":<6}{"samples":>10}{"sessions":>10}{"clicks":>10}'
                f'{"avg session":>13}{"avg prefix":>12}')
@@ -141,6 +145,102 @@ def stats(dataset, root, as_json):
         click.echo(f'{split:<6}{row["samples"]:>10,}{row["sessions"]:>10,}'
                    f'{row["clicks"]:>10,}{row["avg_session_length"]:>13.2f}'
                    f'{row["avg_prefix_length"]:>12.2f}')
+
+
+def column(value):
+    r"""A column given by name, or by position when it is a number."""
+    return None if value is None else int(value) if value.isdigit() else value
+
+
+def guess_format(files, csv_options_given: bool) -> str:
+    name = os.path.basename(files[0]).lower()
+    if csv_options_given:
+        return 'csv'
+    if name in ('train-item-views.csv', 'train-item-views.csv.gz'):
+        return 'diginetica'
+    if name in ('yoochoose-clicks.dat', 'yoochoose-clicks.dat.gz'):
+        return 'yoochoose'
+    if len(files) == 2:
+        with open(files[0], 'rb') as f:
+            return 'srgnn' if f.read(1) == b'\x80' else 'text'
+    return 'csv'
+
+
+@main.command()
+@click.argument('files', nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False))
+@click.option('--root', required=True,
+              help='Directory for the processed data set; train on it with '
+              "'pyg-srgnn fit --dataset custom --root DIR'.")
+@click.option('--format', 'format_', default=None,
+              type=click.Choice(['diginetica', 'yoochoose', 'csv', 'srgnn',
+                                 'text']),
+              help='Input format [default: csv if a column option is given, '
+              'else guessed: train-item-views.csv is diginetica, '
+              'yoochoose-clicks.dat yoochoose, two pickles srgnn, two text '
+              'files text, else csv].')
+@click.option('--protocol', type=click.Choice(['parity', 'clean']),
+              default='parity', show_default=True,
+              help="Raw logs: 'parity' is the official SR-GNN preprocessing; "
+              "'clean' counts items on training data only and filters to a "
+              'fixed point.')
+@click.option('--test-days', type=click.IntRange(min=1), default=None,
+              help='Raw logs: the test period in days [default: 7, '
+              'yoochoose: 1].')
+@click.option('--fraction', type=click.Choice(['64', '4']), default=None,
+              help='YOOCHOOSE: keep the most recent 1/64 or 1/4 of the '
+              'training samples.')
+@click.option('--session-col', default=None,
+              help='csv: session id column (name, or 0-based position).')
+@click.option('--item-col', default=None, help='csv: item id column.')
+@click.option('--time-col', default=None,
+              help='csv: time column (unix seconds or ISO 8601, UTC).')
+@click.option('--sep', default=None,
+              help="csv: field separator [default: sniffed among ',', TAB, "
+              "';'].")
+@click.option('--time-format', default=None,
+              help="csv: 'unix', 'iso' or a strptime pattern [default: "
+              'guessed].')
+@click.option('--no-header', is_flag=True,
+              help='csv: the file has no header row (use positions).')
+@click.option('--on-error', type=click.Choice(['raise', 'skip']),
+              default='raise', show_default=True,
+              help='Malformed rows: fail, or skip them with a warning.')
+@click.option('--json', 'as_json', is_flag=True,
+              help='Print the statistics as one JSON object.')
+def preprocess(files, root, format_, protocol, test_days, fraction,
+               session_col, item_col, time_col, sep, time_format, no_header,
+               on_error, as_json):
+    """Turn a click log (or SR-GNN files) into a processed data set in ROOT
+    and print its statistics."""
+    from pyg_srgnn.data.log_dataset import SessionLogDataset
+
+    format_ = format_ or guess_format(
+        files, session_col is not None or item_col is not None)
+    reader = {}
+    if format_ == 'csv':
+        if session_col is None or item_col is None:
+            raise click.UsageError('A csv click log needs --session-col and '
+                                   '--item-col')
+        reader = {'session_col': column(session_col),
+                  'item_col': column(item_col),
+                  'time_col': column(time_col), 'sep': sep,
+                  'time_format': time_format, 'header': not no_header}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            out = {}
+            for split in ('train', 'test'):
+                dataset = SessionLogDataset.create(
+                    root, list(files), format_, protocol, test_days,
+                    fraction and int(fraction), reader, on_error
+                ) if split == 'train' else SessionLogDataset(root, split)
+                out[split] = dataset.statistics()
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    for warning in caught:
+        click.echo(f'Warning: {warning.message}', err=True)
+    echo_statistics(f'{format_} ({protocol})', out, as_json)
 
 
 def parse_session(text: str) -> list:

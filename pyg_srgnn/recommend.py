@@ -1,10 +1,14 @@
 import warnings
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 
 from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.data.session_graph import (
+    session_graph_batch,
+    sessions_to_tensors,
+)
+from pyg_srgnn.nn import SRGNN, srgnn_norm
 
 ItemId = Union[str, int]
 FALLBACKS = (None, 'popular')
@@ -113,3 +117,40 @@ class Recommender:
             for i in empty:
                 out[i] = [self.item_labels[j - 1] for j in popular]
         return out
+
+    @torch.no_grad()
+    def explain(self, session: Sequence[ItemId],
+                strict: bool = False) -> Dict[str, Any]:
+        r"""Opens up one session: its graph (distinct items as nodes, with
+        the normalised weight of every edge in the incoming and outgoing
+        channels) and the attention weight of every click in the readout.
+        Item ids are the user's."""
+        items = self.encode(session, strict)
+        if not items:
+            raise ValueError("The session has no item the model knows")
+        model = self.model
+        device = model.embedding.weight.device
+        clicks, ptr = sessions_to_tensors([items], model.num_items)
+        data = session_graph_batch(clicks.to(device), ptr.to(device),
+                                   edge_weight=self.edge_weight)
+        edge_weight = getattr(data, 'edge_weight', None)
+        h = model.conv(model.embedding(data.x), data.edge_index, edge_weight)
+        _, alpha = model.readout(h, data.alias_index, data.last_index,
+                                 data.batch, return_attention_weights=True)
+        weight_in, weight_out = srgnn_norm(data.edge_index, edge_weight,
+                                           data.num_nodes)
+        labels = [self.item_labels[i - 1] for i in data.x.tolist()]
+        alias = data.alias_index.tolist()
+        return {
+            'nodes': labels,
+            'edges': [{'source': u, 'target': v, 'in_weight': w_in,
+                       'out_weight': w_out}
+                      for (u, v), w_in, w_out in zip(
+                          data.edge_index.t().tolist(), weight_in.tolist(),
+                          weight_out.tolist())],
+            'clicks': [{'position': i, 'item': labels[node], 'node': node,
+                        'attention': a}
+                       for i, (node, a) in enumerate(zip(alias,
+                                                         alpha.tolist()))],
+            'last_node': int(data.last_index),
+        }

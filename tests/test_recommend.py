@@ -131,3 +131,53 @@ def test_checkpoint_refuses_code(tmp_path):
     torch.save({'weights': torch.zeros(1)}, tmp_path / 'other.pt')
     with pytest.raises(ValueError, match='missing model, config'):
         load_checkpoint(str(tmp_path / 'other.pt'))
+
+
+def test_explain(trained):
+    rec = Recommender.from_checkpoint(str(trained))
+    a, b, c = rec.item_labels[:3]
+    out = rec.explain([a, b, a, c])
+    assert out['nodes'] == [a, b, c]  # item ids 1, 2, 3, ascending
+    assert [(e['source'], e['target']) for e in out['edges']] == [
+        (0, 1), (0, 2), (1, 0)]
+    # a has two distinct out-neighbours; b's only in-neighbour is a.
+    assert [e['out_weight'] for e in out['edges']] == [0.5, 0.5, 1.0]
+    assert [e['in_weight'] for e in out['edges']] == [1.0, 1.0, 1.0]
+    assert [c_['node'] for c_ in out['clicks']] == [0, 1, 0, 2]
+    assert out['last_node'] == 2
+    model = rec.model
+    from pyg_srgnn.data import session_graph_batch
+    data = session_graph_batch(torch.tensor([1, 2, 1, 3]),
+                               torch.tensor([0, 4]))
+    with torch.no_grad():
+        h = model.conv(model.embedding(data.x), data.edge_index)
+        _, alpha = model.readout(h, data.alias_index, data.last_index,
+                                 data.batch, return_attention_weights=True)
+    assert [c_['attention'] for c_ in out['clicks']] == pytest.approx(
+        alpha.tolist())
+
+
+def test_explain_and_plot_cli(trained, tmp_path):
+    pytest.importorskip('matplotlib')
+    rec = Recommender.from_checkpoint(str(trained))
+    a, b = rec.item_labels[:2]
+    png = tmp_path / 'explain.png'
+    result = CliRunner().invoke(main, [
+        'explain', '--checkpoint', str(trained), '--session', f'{a},{b},{a}',
+        '--png', str(png)
+    ])
+    assert result.exit_code == 0, result.output
+    assert f'{a} -> {b}' in result.output
+    assert 'attention' in result.output
+    assert png.stat().st_size > 1000
+    assert png.read_bytes()[:4] == b'\x89PNG'
+
+    result = CliRunner().invoke(main, ['plot', str(trained.parent)])
+    assert result.exit_code == 0, result.output
+    curves = trained.parent / 'curves.png'
+    assert curves.stat().st_size > 1000
+    assert curves.read_bytes()[:4] == b'\x89PNG'
+
+    result = CliRunner().invoke(main, ['plot', str(tmp_path)])
+    assert result.exit_code == 1
+    assert 'not a run directory' in result.output

@@ -1,4 +1,12 @@
+from pyg_srgnn.data.dataset import (
+    Diginetica,
+    DigineticaSample,
+    SessionDataset,
+    YooChoose,
+    load_dataset,
+)
 from pyg_srgnn.data.loader import SessionLoader
+from pyg_srgnn.data.log_dataset import SessionLogDataset
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
 from pyg_srgnn.data.session_graph import session_graph_batch
 from pyg_srgnn.data.transform import SessionToGraph
@@ -9,4 +17,10 @@ __all__ = [
     'session_graph_batch',
     'SessionToGraph',
     'SessionLoader',
+    'SessionDataset',
+    'DigineticaSample',
+    'Diginetica',
+    'YooChoose',
+    'SessionLogDataset',
+    'load_dataset',
 ]

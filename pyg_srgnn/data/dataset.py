@@ -94,18 +94,22 @@ class SessionDataset(InMemoryDataset):
     def processed_file_names(self) -> List[str]:
         return [f'{split}.pt' for split in self.splits] + ['meta.json']
 
-    def process_samples(self) -> Tuple[Dict[str, Samples], Sequence[str]]:
+    def process_samples(
+            self) -> Tuple[Dict[str, Samples], Optional[Sequence[str]]]:
         r"""Returns the samples of every split and the original label of
-        every item id (:obj:`labels[i - 1]` for item :obj:`i`)."""
+        every item id (:obj:`labels[i - 1]` for item :obj:`i`), or
+        :obj:`None` where the ids are the labels."""
         raise NotImplementedError
 
     def process(self) -> None:
         samples, item_labels = self.process_samples()
-        num_items = 0
+        if item_labels is None:
+            num_items = max(
+                max(int(prefixes.values.max(initial=0)),
+                    int(np.max(targets, initial=0)))
+                for prefixes, targets, _ in samples.values())
+            item_labels = [str(i) for i in range(1, num_items + 1)]
         for split, (prefixes, targets, session) in samples.items():
-            if len(targets) > 0:
-                num_items = max(num_items, int(prefixes.values.max(initial=0)),
-                                int(targets.max()))
             data = Data(clicks=torch.from_numpy(prefixes.values),
                         y=torch.from_numpy(targets),
                         session=torch.from_numpy(session))
@@ -114,7 +118,8 @@ class SessionDataset(InMemoryDataset):
                       'y': one_each, 'session': one_each}
             path = self.processed_paths[self.splits.index(split)]
             fs.torch_save((data.to_dict(), slices, Data), path)
-        meta = {'num_items': num_items, 'item_labels': list(item_labels)}
+        meta = {'num_items': len(item_labels),
+                'item_labels': list(item_labels)}
         with open(self.processed_paths[-1], 'w') as f:
             json.dump(meta, f)
 
@@ -203,7 +208,8 @@ class DigineticaSample(SessionDataset):
     def download(self) -> None:
         shutil.copyfile(shipped_file(self.shipped), self.raw_paths[0])
 
-    def process_samples(self) -> Tuple[Dict[str, Samples], Sequence[str]]:
+    def process_samples(
+            self) -> Tuple[Dict[str, Samples], Optional[Sequence[str]]]:
         split = official_split(read_diginetica_csv(self.raw_paths[0]))
         samples = {
             'train': prefix_augment(split.train),
@@ -279,13 +285,9 @@ class SRGNNSplit(SessionDataset):
             f"place them there, or set PYG_SRGNN_DATA to a folder holding "
             f"'{self.folder}/'")
 
-    def process_samples(self) -> Tuple[Dict[str, Samples], Sequence[str]]:
-        samples = read_srgnn_split(*self.raw_paths)
-        num_items = max(int(samples['train'][1].max()),
-                        int(samples['train'][0].values.max()),
-                        int(samples['test'][1].max()),
-                        int(samples['test'][0].values.max(initial=0)))
-        return samples, [str(i) for i in range(1, num_items + 1)]
+    def process_samples(
+            self) -> Tuple[Dict[str, Samples], Optional[Sequence[str]]]:
+        return read_srgnn_split(*self.raw_paths), None
 
 
 class Diginetica(SRGNNSplit):
@@ -302,17 +304,17 @@ class Diginetica(SRGNNSplit):
           - #sessions
           - #samples
           - #items
-          - #clicks (sessions)
+          - #clicks
         * - train
           - 186,670
           - 719,470
           - 43,097
-          - 982,961
+          - 906,140
         * - test
           - 15,963
           - 60,858
           - 43,097
-          - -
+          - 76,821
 
     Args: as for :class:`SessionDataset`.
     """
@@ -335,17 +337,17 @@ class YooChoose(SRGNNSplit):
           - #sessions
           - #samples
           - #item ids
-          - #clicks (sessions)
+          - #clicks
         * - train (1/64)
           - 116,167
           - 369,859
           - 37,483
-          - 557,248
+          - 486,026
         * - test
           - 15,324
           - 55,898
           - 37,483
-          - -
+          - 71,222
 
     Args:
         root (str): Root directory where the dataset should be saved.
@@ -375,6 +377,8 @@ class YooChoose(SRGNNSplit):
 
 DATASETS = {
     'diginetica-sample': DigineticaSample,
+    # A data set prepared by `pyg-srgnn preprocess` (SessionLogDataset).
+    'custom': None,
     'diginetica': Diginetica,
     'yoochoose1_64': functools.partial(YooChoose, fraction=64),
     'yoochoose1_4': functools.partial(YooChoose, fraction=4),
@@ -388,4 +392,10 @@ def load_dataset(name: str, root: Optional[str] = None,
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset '{name}' (expected one of "
                          f"{', '.join(DATASETS)})")
+    if name == 'custom':
+        from pyg_srgnn.data.log_dataset import SessionLogDataset
+        if root is None:
+            raise ValueError("The 'custom' dataset needs --root, the "
+                             "directory 'pyg-srgnn preprocess' wrote")
+        return SessionLogDataset(root, split=split)
     return DATASETS[name](root or default_root(name), split=split)
