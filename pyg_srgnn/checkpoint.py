@@ -28,8 +28,7 @@ def load_checkpoint(path: str, map_location='cpu') -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No checkpoint at '{path}'")
     try:
-        checkpoint = torch.load(path, map_location=map_location,
-                                weights_only=True)
+        checkpoint = torch.load(path, map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ''
         raise ValueError(f"'{path}' is not a pyg-srgnn checkpoint that can "

@@ -1,4 +1,5 @@
 """The `pyg-srgnn` command line: it parses options and calls the Python API."""
+import contextlib
 import json
 import os
 import re
@@ -51,6 +52,30 @@ def main():
     """SR-GNN session-based recommendation on PyTorch Geometric."""
 
 
+checkpoint_option = click.option(
+    '--checkpoint', required=True,
+    help='A checkpoint.pt written by pyg-srgnn fit.')
+strict_option = click.option(
+    '--strict', is_flag=True,
+    help='Fail on an unknown item id instead of dropping it.')
+
+
+@contextlib.contextmanager
+def user_errors():
+    r"""Turns the errors that bad input raises into one line and a non-zero
+    exit, and prints the warnings (such as dropped rows or unknown items)
+    as one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        try:
+            yield
+        except (ValueError, FileNotFoundError) as e:
+            raise click.ClickException(str(e)) from None
+        finally:
+            for warning in caught:
+                click.echo(f'Warning: {warning.message}', err=True)
+
+
 # Options that may change when a run resumes: they do not alter its result.
 RESUME_OVERRIDES = {'progress', 'num_threads', 'device', 'eval_batch_size'}
 
@@ -94,13 +119,11 @@ def fit(ctx, config_file, resume_dir, **options):
             config = FitConfig.from_dict(values)
     except (ValueError, FileNotFoundError) as e:
         raise click.UsageError(str(e)) from None
-    try:
+    with user_errors():
         if resume_dir is not None:
             result = resume(resume_dir, log=click.echo, **given)
         else:
             result = run_fit(config, log=click.echo)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
 
     k = config.ks[-1]
     test = result['test']
@@ -125,11 +148,9 @@ def stats(dataset, root, as_json):
     and average lengths of its training and test splits."""
     from pyg_srgnn.data.dataset import load_dataset
 
-    try:
+    with user_errors():
         out = {split: load_dataset(dataset, root, split).statistics()
                for split in ('train', 'test')}
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
     echo_statistics(dataset, out, as_json)
 
 
@@ -226,20 +247,13 @@ def preprocess(files, root, format_, protocol, test_days, fraction,
                   'item_col': column(item_col),
                   'time_col': column(time_col), 'sep': sep,
                   'time_format': time_format, 'header': not no_header}
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            out = {}
-            for split in ('train', 'test'):
-                dataset = SessionLogDataset.create(
-                    root, list(files), format_, protocol, test_days,
-                    fraction and int(fraction), reader, on_error
-                ) if split == 'train' else SessionLogDataset(root, split)
-                out[split] = dataset.statistics()
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
-    for warning in caught:
-        click.echo(f'Warning: {warning.message}', err=True)
+    with user_errors():
+        train = SessionLogDataset.create(root, list(files), format_,
+                                         protocol, test_days,
+                                         fraction and int(fraction), reader,
+                                         on_error)
+        out = {'train': train.statistics(),
+               'test': SessionLogDataset(root, 'test').statistics()}
     echo_statistics(f'{format_} ({protocol})', out, as_json)
 
 
@@ -249,8 +263,7 @@ def parse_session(text: str) -> list:
 
 
 @main.command()
-@click.option('--checkpoint', required=True,
-              help='A checkpoint.pt written by pyg-srgnn fit.')
+@checkpoint_option
 @click.option('--session', 'sessions', multiple=True,
               help='Item ids in click order, comma-separated, in your own '
               'ids; repeat for several sessions.')
@@ -258,8 +271,7 @@ def parse_session(text: str) -> list:
               help="A file with one session per line ('-': stdin).")
 @click.option('-k', '--k', default=20, show_default=True,
               type=click.IntRange(min=1), help='How many items per session.')
-@click.option('--strict', is_flag=True,
-              help='Fail on an unknown item id instead of dropping it.')
+@strict_option
 @click.option('--fallback', type=click.Choice(['popular']), default=None,
               help='For a session with no known item, recommend the most '
               'popular items instead of failing.')
@@ -277,15 +289,9 @@ def recommend(checkpoint, sessions, session_file, k, strict, fallback,
     if not texts:
         raise click.UsageError('Give --session ITEMS or --file FILE')
     parsed = [parse_session(text) for text in texts]
-    try:
+    with user_errors():
         recommender = Recommender.from_checkpoint(checkpoint)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            out = recommender.recommend(parsed, k, strict, fallback)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
-    for warning in caught:
-        click.echo(f'Warning: {warning.message}', err=True)
+        out = recommender.recommend(parsed, k, strict, fallback)
     for session, items in zip(parsed, out):
         if as_json:
             click.echo(json.dumps({'session': session, 'items': items}))
@@ -294,8 +300,7 @@ def recommend(checkpoint, sessions, session_file, k, strict, fallback,
 
 
 @main.command()
-@click.option('--checkpoint', required=True,
-              help='A checkpoint.pt written by pyg-srgnn fit.')
+@checkpoint_option
 @click.option('--dataset', type=click.Choice(tuple(DATASETS)), default=None,
               help='Data set [default: the one the model was trained on].')
 @click.option('--root', default=None,
@@ -314,7 +319,7 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
     from pyg_srgnn.data.dataset import load_dataset
     from pyg_srgnn.train import evaluate as run_evaluate
 
-    try:
+    with user_errors():
         model, config = model_from_checkpoint(load_checkpoint(checkpoint))
         dataset = dataset or config.dataset
         data = load_dataset(dataset, root or config.root, split)
@@ -324,8 +329,6 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
         loader = SessionLoader(data, edge_weight=config.edge_weight,
                                batch_size=batch_size)
         metrics = run_evaluate(model, loader, ks)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
     click.echo(json.dumps({'checkpoint': checkpoint, 'dataset': dataset,
                            'split': split, 'samples': len(data),
                            **metrics}))
@@ -341,24 +344,20 @@ def plot(run_dir, out):
     from pyg_srgnn.run_log import RunLog
 
     out = out or os.path.join(run_dir, 'curves.png')
-    try:
+    with user_errors():
         if not os.path.isfile(os.path.join(run_dir, 'log.jsonl')):
             raise ValueError(f"'{run_dir}' is not a run directory (no "
                              f"log.jsonl)")
         plot_run(RunLog.read(run_dir), out)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f'wrote {out}')
 
 
 @main.command()
-@click.option('--checkpoint', required=True,
-              help='A checkpoint.pt written by pyg-srgnn fit.')
+@checkpoint_option
 @click.option('--session', required=True,
               help='Item ids in click order, comma-separated, in your own '
               'ids.')
-@click.option('--strict', is_flag=True,
-              help='Fail on an unknown item id instead of dropping it.')
+@strict_option
 @click.option('--png', default=None, help='Also draw it to this PNG file.')
 @click.option('--json', 'as_json', is_flag=True,
               help='Print the explanation as JSON.')
@@ -366,18 +365,12 @@ def explain(checkpoint, session, strict, png, as_json):
     """Show one session's graph and each click's attention weight."""
     from pyg_srgnn.recommend import Recommender
 
-    try:
+    with user_errors():
         recommender = Recommender.from_checkpoint(checkpoint)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            out = recommender.explain(parse_session(session), strict)
+        out = recommender.explain(parse_session(session), strict)
         if png is not None:
             from pyg_srgnn.plot import plot_explanation
             plot_explanation(out, png)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
-    for warning in caught:
-        click.echo(f'Warning: {warning.message}', err=True)
     if as_json:
         click.echo(json.dumps(out))
         return

@@ -3,6 +3,7 @@ import json
 import os
 import os.path as osp
 import shutil
+from abc import ABCMeta, abstractmethod
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -48,7 +49,7 @@ def shipped_file(name: str) -> Path:
     return path
 
 
-class SessionDataset(InMemoryDataset):
+class SessionDataset(InMemoryDataset, metaclass=ABCMeta):
     r"""Base class of session data sets: one sample per (prefix, target)
     pair, stored flat the way :class:`InMemoryDataset` collates, so that the
     whole data set is three tensors plus offsets.
@@ -94,12 +95,12 @@ class SessionDataset(InMemoryDataset):
     def processed_file_names(self) -> List[str]:
         return [f'{split}.pt' for split in self.splits] + ['meta.json']
 
+    @abstractmethod
     def process_samples(
             self) -> Tuple[Dict[str, Samples], Optional[Sequence[str]]]:
         r"""Returns the samples of every split and the original label of
         every item id (:obj:`labels[i - 1]` for item :obj:`i`), or
         :obj:`None` where the ids are the labels."""
-        raise NotImplementedError
 
     def process(self) -> None:
         samples, item_labels = self.process_samples()
