@@ -23,10 +23,12 @@ def test_dense_official_pipeline_scores_like_ours():
 
 
 def test_speed_quick_runs(tmp_path):
+    threads = torch.get_num_threads()
     result = CliRunner().invoke(speed.main, [
         '--quick', '--dataset', 'diginetica-sample', '--root',
         str(tmp_path), '--threads', '1'
     ])
+    torch.set_num_threads(threads)  # the bench sets it for the process
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     for key in ('ours_ms', 'floor_ms', 'dense_ms', 'ratio_to_floor'):

@@ -94,5 +94,5 @@ def test_bad_config(kwargs, match):
 
 def test_config_from_dict():
     assert FitConfig.from_dict({'epochs': 3}).epochs == 3
-    with pytest.raises(ValueError, match=r"Unknown config keys \['epoch'\]"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\]"):
         FitConfig.from_dict({'epoch': 3})

@@ -126,8 +126,8 @@ class SessionDataset(InMemoryDataset, metaclass=ABCMeta):
 
     @property
     def num_items(self) -> int:
-        r"""The largest item id over all splits: the model scores items
-        :obj:`1..num_items`."""
+        r"""The number of items: ids run from :obj:`1` to :obj:`num_items`,
+        and a model over this data set scores all of them."""
         return self.meta['num_items']
 
     @property
