@@ -124,7 +124,7 @@ def main(case, steps):
     results['synthetic']['under_8_gb'] = (
         results['synthetic']['peak_rss_mb'] < 8 * 1024)
     results['machine'] = machine()
-    results['command'] = 'python -m bench.memory'
+    results['command'] = f'python -m bench.memory --steps {steps}'
     write_json(RESULTS_DIR / 'memory.json', results)
 
 
