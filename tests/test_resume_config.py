@@ -140,3 +140,16 @@ def test_config_file_format(tmp_path):
         read_config_file(str(path))
     with pytest.raises(ValueError, match='cannot read the config file'):
         read_config_file(str(tmp_path / 'missing.toml'))
+
+
+def test_tensorboard_when_installed(tmp_path):
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+    fit(small(tmp_path, 'run', 'clean'), log=lambda msg: None)
+    events = EventAccumulator(str(tmp_path / 'run' / 'tensorboard'))
+    events.Reload()
+    tags = events.Tags()['scalars']
+    assert {'loss', 'lr', 'valid/HR@20'} <= set(tags)
+    assert [e.step for e in events.Scalars('loss')] == [1, 2, 3, 4, 5]
