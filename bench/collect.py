@@ -21,11 +21,28 @@ OFFICIAL_HERE = {  # the official code on these machines, reference §9
 
 
 def load_runs() -> Dict[str, List[dict]]:
+    r"""Finished runs (run.json) and runs still going or cut off by the end
+    of a session (only log.jsonl: the best test values so far under the
+    paper protocol, the last validation epoch under the clean one)."""
     runs: Dict[str, List[dict]] = {}
-    for path in sorted((RESULTS_DIR / 'accuracy').glob('*/run.json')):
-        config = json.loads((path.parent / 'config.json').read_text())
-        run = {'result': json.loads(path.read_text())['result'],
-               'seed': config['seed']}
+    for path in sorted((RESULTS_DIR / 'accuracy').glob('*/config.json')):
+        config = json.loads(path.read_text())
+        finished = path.parent / 'run.json'
+        if finished.is_file():
+            result = json.loads(finished.read_text())['result']
+            run = {'result': result, 'seed': config['seed'],
+                   'epochs': str(result['epochs_run'])}
+        elif config['protocol'] == 'paper':
+            records = [json.loads(line) for line in
+                       (path.parent / 'log.jsonl').read_text().splitlines()]
+            if not records:
+                continue
+            best = {key: max(r['test'][key] for r in records)
+                    for key in ('HR@20', 'MRR@20')}
+            run = {'result': {'test': best}, 'seed': config['seed'],
+                   'epochs': f'{len(records)} so far (unfinished)'}
+        else:
+            continue  # the clean protocol reports test only at the end
         key = f"{config['dataset']}|{config['protocol']}"
         runs.setdefault(key, []).append(run)
     return runs
@@ -48,7 +65,7 @@ def accuracy_table(runs: Dict[str, List[dict]]) -> str:
         dataset, protocol = key.split('|')
         hr = [r['result']['test']['HR@20'] for r in group]
         mrr = [r['result']['test']['MRR@20'] for r in group]
-        epochs = ', '.join(str(r['result']['epochs_run']) for r in group)
+        epochs = ', '.join(r['epochs'] for r in group)
         paper = '{} / {}'.format(*PAPER[dataset]) if dataset in PAPER else '-'
         official = ('{} / {}'.format(*OFFICIAL_HERE[dataset])
                     if dataset in OFFICIAL_HERE and protocol == 'paper' else
