@@ -4,8 +4,6 @@ import torch
 from torch import Tensor
 from torch.nn import Linear
 
-from torch_geometric.utils import scatter
-
 
 class SessionReadout(torch.nn.Module):
     r"""The session embedding of the `"Session-based Recommendation with Graph
@@ -70,14 +68,16 @@ class SessionReadout(torch.nn.Module):
         batch: Tensor,
         return_attention_weights: bool = False,
     ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        click = x[alias_index]  # [num_clicks, F]
-        click_batch = batch[alias_index]  # [num_clicks]
-        last = x[last_index]  # [B, F]
+        # `index_select` and `index_add` rather than indexing and scatter:
+        # their gradients are row copies.
+        click = x.index_select(0, alias_index)  # [num_clicks, F]
+        click_batch = batch.index_select(0, alias_index)  # [num_clicks]
+        last = x.index_select(0, last_index)  # [B, F]
 
-        alpha = self.lin_last(last)[click_batch] + self.lin_click(click)
-        alpha = self.att(torch.sigmoid(alpha))  # [num_clicks, 1]
-        out = scatter(alpha * click, click_batch, dim=0,
-                      dim_size=last.size(0), reduce='sum')  # [B, F]
+        alpha = self.lin_last(last).index_select(0, click_batch)
+        alpha = self.att(torch.sigmoid(alpha + self.lin_click(click)))
+        out = x.new_zeros(last.size(0), x.size(-1)).index_add_(
+            0, click_batch, alpha * click)  # [B, F]
 
         if self.lin_hybrid is not None:
             out = self.lin_hybrid(torch.cat([out, last], dim=-1))

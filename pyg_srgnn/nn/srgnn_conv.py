@@ -1,19 +1,14 @@
 from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import GRUCell, Linear, Parameter
 
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.inits import uniform
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import (
-    is_sparse,
-    scatter,
-    spmm,
-    to_edge_index,
-    to_torch_csr_tensor,
-)
+from torch_geometric.utils import is_sparse, scatter, to_edge_index
 
 
 def srgnn_norm(
@@ -134,51 +129,69 @@ class SRGNNConv(MessagePassing):
                              f"[num_nodes, {self.channels}] (got "
                              f"{list(x.size())})")
 
-        adj_in, adj_out, weight_in, weight_out = self._normalized_adjacency(
-            edge_index, edge_weight, x.size(0))
+        num_nodes = x.size(0)
+        index, weight = self._channel_graph(edge_index, edge_weight,
+                                            num_nodes)
+        # Both directions in one matrix product and one propagation: the
+        # [N, 2F] product, seen as [2N, F], holds node i's incoming-channel
+        # transform in row 2i and its outgoing one in row 2i + 1, and the
+        # propagated [2N, F] result, seen as [N, 2F], is a_in || a_out.
+        lin_weight = torch.cat([self.lin_in.weight, self.lin_out.weight])
+        lin_bias = bias = None
+        if self.lin_in.bias is not None:
+            lin_bias = torch.cat([self.lin_in.bias, self.lin_out.bias])
+        if self.bias_in is not None:
+            bias = torch.cat([self.bias_in, self.bias_out])
+        size = (2 * num_nodes, 2 * num_nodes)
 
         for _ in range(self.num_layers):
-            # propagate_type: (x: Tensor, edge_weight: OptTensor)
-            a_in = self.propagate(adj_in, x=self.lin_in(x),
-                                  edge_weight=weight_in)
-            a_out = self.propagate(adj_out, x=self.lin_out(x),
-                                   edge_weight=weight_out)
-            if self.bias_in is not None:
-                a_in = a_in + self.bias_in
-                a_out = a_out + self.bias_out
-            x = self.rnn(torch.cat([a_in, a_out], dim=-1), x)
+            h = F.linear(x, lin_weight, lin_bias).view(-1, self.channels)
+            a = self.propagate(index, x=h, edge_weight=weight, size=size)
+            a = a.view(num_nodes, 2 * self.channels)
+            if bias is not None:
+                a = a + bias
+            x = self.rnn(a, x)
 
         return x
 
-    def _normalized_adjacency(
+    def _channel_graph(
         self,
         edge_index: Adj,
         edge_weight: OptTensor,
         num_nodes: int,
-    ) -> Tuple[Adj, Adj, OptTensor, OptTensor]:
-        if not is_sparse(edge_index):
-            weight_in, weight_out = srgnn_norm(edge_index, edge_weight,
-                                               num_nodes)
-            return edge_index, edge_index.flip([0]), weight_in, weight_out
+    ) -> Tuple[Tensor, Tensor]:
+        r"""Returns the edges and normalised weights of both channels over
+        the :obj:`2 * num_nodes` rows of :meth:`forward`: edge
+        :math:`u \to v` carries row :math:`2u` to row :math:`2v` (incoming
+        channel of :math:`v`) and row :math:`2v + 1` to row :math:`2u + 1`
+        (outgoing channel of :math:`u`)."""
+        if is_sparse(edge_index):
+            if edge_weight is not None:
+                raise ValueError("'edge_weight' must be None when passing a "
+                                 "sparse adjacency; store the weights as its "
+                                 "values instead")
+            # adj_t[i, j] is the weight of edge j -> i.
+            edge_index, edge_weight = to_edge_index(edge_index)
+            edge_index = edge_index.flip([0])
+        weight_in, weight_out = srgnn_norm(edge_index, edge_weight,
+                                           num_nodes)
+        src, dst = 2 * edge_index[0], 2 * edge_index[1]
+        index = torch.stack([
+            torch.cat([src, dst + 1]),
+            torch.cat([dst, src + 1]),
+        ], dim=0)
+        return index, torch.cat([weight_in, weight_out])
 
-        if edge_weight is not None:
-            raise ValueError("'edge_weight' must be None when passing a "
-                             "sparse adjacency; store the weights as its "
-                             "values instead")
-        # `adj_t` holds edge j -> i at [i, j]: flip to source -> target.
-        index, value = to_edge_index(edge_index)
-        index = index.flip([0])
-        weight_in, weight_out = srgnn_norm(index, value, num_nodes)
-        size = (num_nodes, num_nodes)
-        adj_in = to_torch_csr_tensor(index.flip([0]), weight_in, size)
-        adj_out = to_torch_csr_tensor(index, weight_out, size)
-        return adj_in, adj_out, None, None
+    def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
+        return edge_weight.view(-1, 1) * x_j
 
-    def message(self, x_j: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
-        return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
-
-    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
-        return spmm(adj_t, x, reduce=self.aggr)
+    def aggregate(self, inputs: Tensor, index: Tensor,
+                  ptr: OptTensor = None,
+                  dim_size: Optional[int] = None) -> Tensor:
+        # A sum over rows whose gradient is a row gather (`index_select`),
+        # cheaper than the element-wise gather behind a broadcast scatter.
+        out = inputs.new_zeros(dim_size, inputs.size(-1))
+        return out.index_add_(0, index, inputs)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.channels}, '
