@@ -4,6 +4,7 @@ from typing import Dict, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 from torch.nn import Embedding
 
 from torch_geometric.typing import Adj, OptTensor
@@ -38,6 +39,45 @@ OFFICIAL_KEYS = {
     'linear_transform.bias': 'readout.lin_hybrid.bias',
 }
 OFFICIAL_UNUSED = ('gnn.linear_edge_f.weight', 'gnn.linear_edge_f.bias')
+
+
+class _ItemScores(torch.autograd.Function):
+    r""":obj:`session @ weight[1:].t()`, whose backward writes the gradient of
+    the whole table (row :obj:`0` zero) in one pass, where autograd's slice
+    gradient would zero-fill a table and copy into it."""
+    @staticmethod
+    def forward(ctx, session: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(session, weight)
+        return session @ weight[1:].t()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        session, weight = ctx.saved_tensors
+        grad_session = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_session = grad @ weight[1:]
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.empty_like(weight)
+            grad_weight[0] = 0
+            torch.mm(grad.t(), session, out=grad_weight[1:])
+        return grad_session, grad_weight
+
+
+class _Identity(torch.autograd.Function):
+    r"""An autograd node that passes its input and gradient through. Created
+    before the item lookup, it runs after the lookup's backward (autograd
+    runs later-created nodes first), so that the lookup's sparse gradient
+    reaches the table first and the dense scoring gradient then absorbs it
+    in place instead of being copied. Only the speed depends on this order;
+    the gradient is the same either way."""
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad
 
 
 class SRGNN(torch.nn.Module):
@@ -94,10 +134,19 @@ class SRGNN(torch.nn.Module):
         last_index: Tensor,
         batch: Tensor,
         edge_weight: OptTensor = None,
+        sparse_grad: bool = False,
     ) -> Tensor:
         r"""Returns the session embeddings :math:`\mathbf{s}_h`,
-        :obj:`[B, hidden_channels]`."""
-        h = self.conv(self.embedding(x), edge_index, edge_weight)
+        :obj:`[B, hidden_channels]`.
+
+        With :obj:`sparse_grad`, the lookup of :obj:`x` in the item table
+        back-propagates a sparse gradient. :meth:`forward` uses it, as the
+        scores give the table a dense gradient anyway, to which the
+        looked-up rows are added (a dense lookup gradient would cost two
+        more passes over the table).
+        """
+        x = F.embedding(x, self.embedding.weight, sparse=sparse_grad)
+        h = self.conv(x, edge_index, edge_weight)
         return self.readout(h, alias_index, last_index, batch)
 
     def forward(
@@ -120,9 +169,11 @@ class SRGNN(torch.nn.Module):
             batch (torch.Tensor): The session of every node.
             edge_weight (torch.Tensor, optional): Edge weights.
         """
+        weight = _Identity.apply(self.embedding.weight)  # before the lookup
         session = self.session_embedding(x, edge_index, alias_index,
-                                         last_index, batch, edge_weight)
-        return session @ self.embedding.weight[1:].t()  # [B, num_items]
+                                         last_index, batch, edge_weight,
+                                         sparse_grad=True)
+        return _ItemScores.apply(session, weight)  # [B, num_items]
 
     def forward_batch(self, data) -> Tensor:
         r"""Calls :meth:`forward` on a batch built by

@@ -190,3 +190,47 @@ def test_bad_k():
     model = SRGNN(num_items=10, hidden_channels=8)
     with pytest.raises(ValueError, match="'k' must be between 1 and"):
         model.recommend([[1]], k=11)
+
+
+def test_gradients_equal_plain_autograd():
+    # forward() scores through a custom autograd function and a sparse
+    # lookup gradient; every parameter must get the gradient that the plain
+    # formulation (dense lookup, sliced table) gives.
+    from pyg_srgnn.data import session_graph_batch
+    from pyg_srgnn.data.session_graph import sessions_to_tensors
+
+    torch.manual_seed(0)
+    model = SRGNN(num_items=10, hidden_channels=8, num_layers=2).double()
+    clicks, ptr = sessions_to_tensors(SESSIONS)
+    data = session_graph_batch(clicks, ptr)
+    target = torch.tensor([5, 1, 2, 10, 4, 3])
+
+    model.zero_grad()
+    model.loss(model.forward_batch(data), target).backward()
+    ours = {name: p.grad.clone() for name, p in model.named_parameters()}
+    assert ours['embedding.weight'].layout == torch.strided
+    assert ours['embedding.weight'][0].abs().max() == 0  # row 0 is unused
+
+    model.zero_grad()
+    h = model.conv(model.embedding(data.x), data.edge_index)
+    session = model.readout(h, data.alias_index, data.last_index, data.batch)
+    scores = session @ model.embedding.weight[1:].t()
+    torch.nn.functional.cross_entropy(scores, target - 1).backward()
+    for name, p in model.named_parameters():
+        assert torch.allclose(ours[name], p.grad, atol=1e-12), name
+    # The lookup's part is in there: without it, the gradient differs.
+    weight = model.embedding.weight
+    scoring_only, = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(session.detach() @ weight[1:].t(),
+                                          target - 1), weight)
+    assert not torch.allclose(ours['embedding.weight'], scoring_only)
+
+
+def test_item_scores_gradcheck():
+    from pyg_srgnn.nn.srgnn import _ItemScores
+
+    session = torch.randn(3, 4, dtype=torch.double, requires_grad=True)
+    weight = torch.randn(6, 4, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_ItemScores.apply, (session, weight))
+    assert torch.equal(_ItemScores.apply(session, weight),
+                       session @ weight[1:].t())
