@@ -45,11 +45,12 @@ class Sequences(NamedTuple):
     def select(self, index: np.ndarray) -> 'Sequences':
         r"""Returns the sequences at positions :obj:`index`, in that order."""
         index = np.asarray(index, dtype=np.int64)
-        lengths = self.lengths[index]
+        start = self.ptr[index]
+        lengths = self.ptr[index + 1] - start  # not `self.lengths`: O(batch)
         ptr = np.zeros(len(index) + 1, dtype=np.int64)
         np.cumsum(lengths, out=ptr[1:])
         # Position of every output value inside `values`:
-        starts = np.repeat(self.ptr[index] - ptr[:-1], lengths)
+        starts = np.repeat(start - ptr[:-1], lengths)
         return Sequences(self.values[starts + np.arange(ptr[-1])], ptr)
 
 
