@@ -69,11 +69,11 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
     def pipeline():
         loader.collate_fn(next_index())
 
-    # The floor: the same item table and as many other parameters, a session
-    # embedding that needs its gradient, and nothing else.
-    table = torch.nn.Parameter(model.embedding.weight.detach().clone())
-    others = sum(p.numel() for name, p in model.named_parameters()
-                 if name != 'embedding.weight')
+    # The floor: one row per item, as many other parameters (the reserved
+    # row 0 among them), a session embedding that needs its gradient, and
+    # nothing else.
+    table = torch.nn.Parameter(model.embedding.weight.detach()[1:].clone())
+    others = sum(p.numel() for p in model.parameters()) - table.numel()
     rest = torch.nn.Parameter(torch.zeros(others))
     floor_optimizer = torch.optim.Adam([table, rest], lr=1e-3,
                                        weight_decay=1e-5, fused=True)
@@ -81,9 +81,9 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
                           requires_grad=True)
 
     def floor():
-        target = torch.from_numpy(gen.integers(1, num_items + 1, batch_size))
+        target = torch.from_numpy(gen.integers(0, num_items, batch_size))
         floor_optimizer.zero_grad()
-        loss = F.cross_entropy(session @ table[1:].t(), target - 1)
+        loss = F.cross_entropy(session @ table.t(), target)
         loss.backward()
         floor_optimizer.step()
 
