@@ -8,7 +8,7 @@ from torch.nn import GRUCell, Linear, Parameter
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.inits import uniform
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import is_sparse, scatter, to_edge_index
+from torch_geometric.utils import is_sparse, to_edge_index
 
 
 def srgnn_norm(
@@ -31,14 +31,16 @@ def srgnn_norm(
         (edge_weight_in, edge_weight_out), each of shape :obj:`[num_edges]`.
     """
     src, dst = edge_index[0], edge_index[1]
-    if edge_weight is None:
-        edge_weight = torch.ones(src.numel(), device=src.device)
-
-    def normalize(index: Tensor) -> Tensor:
-        deg = scatter(edge_weight, index, 0, dim_size=num_nodes, reduce='sum')
-        deg_inv = deg.reciprocal()
-        deg_inv = deg_inv.masked_fill(torch.isinf(deg_inv), 0.)
-        return edge_weight * deg_inv[index]
+    if edge_weight is None:  # a mean over distinct neighbours
+        def normalize(index: Tensor) -> Tensor:
+            deg = torch.bincount(index, minlength=num_nodes)
+            return deg.index_select(0, index).reciprocal()
+    else:
+        def normalize(index: Tensor) -> Tensor:
+            deg = edge_weight.new_zeros(num_nodes)
+            deg = deg.index_add(0, index, edge_weight)
+            deg_inv = deg.reciprocal().masked_fill(deg == 0, 0.)
+            return edge_weight * deg_inv.index_select(0, index)
 
     return normalize(dst), normalize(src)
 
