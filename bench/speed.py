@@ -180,6 +180,13 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed):
         'dense_ms': round(med['dense'], 2),
         'pipeline_ms': round(med['pipeline'], 3),
         'ratio_to_floor': round(med['ours'] / med['floor'], 3),
+        # Ours over the floor of the same round, which ran right after it:
+        # how much the ratio moves as the machine's speed does.
+        'paired_ratio_p25_p50_p75': [
+            round(float(q), 3) for q in np.percentile(
+                np.array(times['ours']) / np.array(times['floor']),
+                [25, 50, 75])
+        ],
         'dense_ratio_to_floor': round(med['dense'] / med['floor'], 3),
         'speedup_over_dense': round(med['dense'] / med['ours'], 3),
         'pipeline_share': round(med['pipeline'] / med['ours'], 4),

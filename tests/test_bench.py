@@ -33,3 +33,33 @@ def test_speed_quick_runs(tmp_path):
     out = json.loads(result.output.strip().splitlines()[-1])
     for key in ('ours_ms', 'floor_ms', 'dense_ms', 'ratio_to_floor'):
         assert out[key] > 0
+
+
+def test_collect_tables():
+    from bench.collect import accuracy_table, speed_table
+
+    runs = {'diginetica|paper': [
+        {'result': {'test': {'HR@20': 0.51, 'MRR@20': 0.17}}, 'seed': 0,
+         'epochs': '10'},
+        {'result': {'test': {'HR@20': 0.53, 'MRR@20': 0.19}}, 'seed': 1,
+         'epochs': '10'},
+    ]}
+    table = accuracy_table(runs)
+    assert '| diginetica | paper | 0, 1 | 10, 10 | 52.00 ± 1.41 | ' \
+           '18.00 ± 1.41 | 50.73 / 17.59 | 51.63 / 17.83 |' in table
+
+    speed = {
+        'ours_ms': 44.0, 'floor_ms': 40.0, 'dense_ms': 88.0,
+        'ratio_to_floor': 1.1, 'dense_ratio_to_floor': 2.2,
+        'speedup_over_dense': 2.0, 'pipeline_ms': 1.0,
+        'pipeline_share': 0.0227, 'eval_samples': 60858, 'eval_ours_s': 11.0,
+        'eval_floor_s': 10.0, 'eval_ratio_to_floor': 1.1,
+        'latency_p50_ms': 3.0, 'latency_p99_ms': 4.0,
+        'paired_ratio_p25_p50_p75': [1.05, 1.1, 1.2],
+        'setup': {'threads': 2, 'repeats': 50},
+        'machine': {'cpu': 'CPU', 'torch': '2.13.0'},
+    }
+    table = speed_table(speed)
+    assert '| 44.0 ms | 1.10x |' in table
+    assert 'quartiles 1.05x / 1.10x / 1.20x over the 50 rounds' in table
+    assert 'Our step is 2.00x faster than the dense pipeline' in table
