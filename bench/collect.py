@@ -18,6 +18,9 @@ PAPER = {  # HR@20 / MRR@20 (%), SR-GNN paper, Table 2 ("P@20" = HR@20)
 OFFICIAL_HERE = {  # the official code on these machines, reference §9
     'diginetica': (51.63, 17.83),
 }
+# The official PyTorch code's training step and the floor, in ms, measured
+# on these machines in a separate run (reference §9).
+OFFICIAL_STEP_MS = (86, 39)
 
 
 def load_runs() -> Dict[str, List[dict]]:
@@ -85,6 +88,10 @@ def speed_table(speed: dict) -> str:
         ('training step, dense official-style pipeline',
          f"{speed['dense_ms']:.1f} ms",
          f"{speed['dense_ratio_to_floor']:.2f}x"),
+        ('training step, official PyTorch code (reference §9, separate run)',
+         f'about {OFFICIAL_STEP_MS[0]} ms',
+         f'{OFFICIAL_STEP_MS[0] / OFFICIAL_STEP_MS[1]:.1f}x (floor there: '
+         f'{OFFICIAL_STEP_MS[1]} ms)'),
         ('graph building + collation (share of our step)',
          f"{speed['pipeline_ms']:.2f} ms",
          f"{100 * speed['pipeline_share']:.1f} %"),
