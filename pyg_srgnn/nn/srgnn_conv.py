@@ -195,6 +195,17 @@ class SRGNNConv(MessagePassing):
         out = inputs.new_zeros(dim_size, inputs.size(-1))
         return out.index_add_(0, index, inputs)
 
+    def explain_message(self, inputs: Tensor,
+                        dim_size: Optional[int]) -> Tensor:
+        # PyG's explainers mask the edges of the input graph; each of them
+        # carries two messages here (incoming, then outgoing channel).
+        edge_mask = self._edge_mask
+        if edge_mask is not None and inputs.size(0) == 2 * edge_mask.size(0):
+            if self._apply_sigmoid:
+                edge_mask = edge_mask.sigmoid()
+            return inputs * edge_mask.repeat(2).view(-1, 1)
+        return super().explain_message(inputs, dim_size)
+
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.channels}, '
                 f'num_layers={self.num_layers})')

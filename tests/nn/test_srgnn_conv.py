@@ -137,3 +137,50 @@ def test_srgnn_conv_in_a_graph_classifier():
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
     assert all(p.grad is not None for p in model.conv.parameters())
+
+
+def test_srgnn_conv_edge_masks_for_explainers():
+    from torch_geometric.explain import Explainer, GNNExplainer
+    from torch_geometric.explain.algorithm.utils import clear_masks, set_masks
+
+    torch.manual_seed(0)
+    conv = SRGNNConv(8)
+    x = torch.randn(4, 8)
+    edge_index = torch.tensor([[0, 1, 2, 1], [1, 2, 1, 3]])
+    full = conv(x, edge_index)
+    isolated = conv(x, torch.empty(2, 0, dtype=torch.long))
+
+    # A mask of ones keeps every message, zeros drop them all (both channels).
+    set_masks(conv, torch.ones(4), edge_index, apply_sigmoid=False)
+    assert torch.allclose(conv(x, edge_index), full, atol=1e-6)
+    set_masks(conv, torch.zeros(4), edge_index, apply_sigmoid=False)
+    assert torch.allclose(conv(x, edge_index), isolated, atol=1e-6)
+    # Masking edge 1 -> 3 silences it: node 3, whose only edge it is, gets
+    # what it gets without the edge.
+    set_masks(conv, torch.tensor([1., 1., 1., 0.]), edge_index,
+              apply_sigmoid=False)
+    removed = edge_index[:, :3]
+    masked = conv(x, edge_index)
+    clear_masks(conv)
+    assert torch.allclose(masked[3], conv(x, removed)[3], atol=1e-6)
+    assert not torch.allclose(masked[3], full[3])
+
+    # And GNNExplainer runs on a model built with the layer.
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = SRGNNConv(8)
+            self.head = torch.nn.Linear(8, 2)
+
+        def forward(self, x, edge_index, batch):
+            return self.head(global_mean_pool(self.conv(x, edge_index),
+                                              batch))
+
+    explainer = Explainer(
+        model=Net(), algorithm=GNNExplainer(epochs=3),
+        explanation_type='model', edge_mask_type='object',
+        model_config=dict(mode='multiclass_classification',
+                          task_level='graph', return_type='raw'))
+    batch = torch.zeros(4, dtype=torch.long)
+    explanation = explainer(x, edge_index, batch=batch)
+    assert explanation.edge_mask.size() == (4, )
