@@ -69,20 +69,26 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
     def pipeline():
         loader.collate_fn(next_index())
 
-    # The floor: one row per item, as many other parameters (the reserved
-    # row 0 among them), a session embedding that needs its gradient, and
-    # nothing else.
+    # The floor: the scores against a table of one row per item, and one
+    # fused Adam step on the same shapes as ours: that table, the reserved
+    # row 0 and a copy of every other parameter, the latter with a constant
+    # zero gradient (Adam skips a tensor without one).
     table = torch.nn.Parameter(model.embedding.weight.detach()[1:].clone())
-    others = sum(p.numel() for p in model.parameters()) - table.numel()
-    rest = torch.nn.Parameter(torch.zeros(others))
-    floor_optimizer = torch.optim.Adam([table, rest], lr=1e-3,
+    others = [torch.nn.Parameter(torch.zeros(1, model.hidden_channels))]
+    others += [
+        torch.nn.Parameter(torch.zeros_like(p))
+        for name, p in model.named_parameters() if name != 'embedding.weight'
+    ]
+    for p in others:
+        p.grad = torch.zeros_like(p)
+    floor_optimizer = torch.optim.Adam([table] + others, lr=1e-3,
                                        weight_decay=1e-5, fused=True)
     session = torch.randn(batch_size, model.hidden_channels,
                           requires_grad=True)
 
     def floor():
         target = torch.from_numpy(gen.integers(0, num_items, batch_size))
-        floor_optimizer.zero_grad()
+        table.grad = None
         loss = F.cross_entropy(session @ table.t(), target)
         loss.backward()
         floor_optimizer.step()
