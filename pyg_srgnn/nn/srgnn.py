@@ -158,7 +158,8 @@ class SRGNN(torch.nn.Module):
         batch: Tensor,
         edge_weight: OptTensor = None,
     ) -> Tensor:
-        r"""Returns the scores of every item, :obj:`[B, num_items]`.
+        r"""Returns the scores of every item, :obj:`[B, num_items]`. They
+        support one backward pass (no gradients of gradients).
 
         Args:
             x (torch.Tensor): The item id of every node.
