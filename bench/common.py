@@ -1,9 +1,11 @@
 """Shared helpers of the bench scripts: machine description, JSON output."""
+import functools
 import json
 import os
 import platform
+import subprocess
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -35,7 +37,21 @@ def machine() -> Dict[str, Any]:
         'python': platform.python_version(),
         'torch': torch.__version__,
         'pyg_srgnn': pyg_srgnn.__version__,
+        'commit': git_commit(),
     }
+
+
+def git_commit() -> Optional[str]:
+    r"""The commit of the code being run, with :obj:`+` if the working tree
+    differs from it; :obj:`None` outside a git checkout."""
+    try:
+        run = functools.partial(subprocess.run, cwd=BENCH_DIR.parent,
+                                capture_output=True, text=True, check=True)
+        commit = run(['git', 'rev-parse', '--short', 'HEAD']).stdout.strip()
+        dirty = run(['git', 'status', '--porcelain', '--untracked-files=no'])
+        return commit + ('+' if dirty.stdout.strip() else '')
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def write_json(path: Path, obj: Any) -> None:

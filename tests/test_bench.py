@@ -63,3 +63,12 @@ def test_collect_tables():
     assert '| 44.0 ms | 1.10x |' in table
     assert 'quartiles 1.05x / 1.10x / 1.20x over the 50 rounds' in table
     assert 'Our step is 2.00x faster than the dense pipeline' in table
+
+
+def test_machine_names_the_commit():
+    from bench.common import machine
+
+    commit = machine()['commit']
+    # A git checkout gives a short hash (with + for local changes); an
+    # unpacked archive, as in CI, gives None.
+    assert commit is None or commit.rstrip('+').isalnum()
