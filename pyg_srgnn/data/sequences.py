@@ -44,14 +44,24 @@ class Sequences(NamedTuple):
 
     def select(self, index: np.ndarray) -> 'Sequences':
         r"""Returns the sequences at positions :obj:`index`, in that order."""
-        index = np.asarray(index, dtype=np.int64)
-        start = self.ptr[index]
-        lengths = self.ptr[index + 1] - start  # not `self.lengths`: O(batch)
-        ptr = np.zeros(len(index) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=ptr[1:])
-        # Position of every output value inside `values`:
-        starts = np.repeat(start - ptr[:-1], lengths)
-        return Sequences(self.values[starts + np.arange(ptr[-1])], ptr)
+        positions, ptr = gather_positions(self.ptr, index)
+        return Sequences(self.values[positions], ptr)
+
+
+def gather_positions(ptr: np.ndarray,
+                     index: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    r"""For sequences stored flat with offsets :obj:`ptr`, returns the
+    positions of the values of the sequences at :obj:`index` (concatenated,
+    in that order) and the offsets of the result. Costs O(output), not
+    O(number of sequences)."""
+    index = np.asarray(index, dtype=np.int64)
+    start = ptr[index]
+    lengths = ptr[index + 1] - start
+    out_ptr = np.zeros(len(index) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out_ptr[1:])
+    positions = np.repeat(start - out_ptr[:-1], lengths)
+    positions += np.arange(out_ptr[-1])
+    return positions, out_ptr
 
 
 def prefix_augment(

@@ -1,10 +1,16 @@
+import numpy as np
 import pytest
 import torch
 
 from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
-from pyg_srgnn.data import SessionToGraph, session_graph_batch
+from pyg_srgnn.data import (
+    Sequences,
+    SessionGraphs,
+    SessionToGraph,
+    session_graph_batch,
+)
 
 
 def graph(session, edge_weight='binary'):
@@ -99,3 +105,38 @@ def test_empty_session_is_refused():
 def test_unknown_edge_weighting():
     with pytest.raises(ValueError, match="'ones'.*binary, count"):
         SessionToGraph('ones')
+
+
+@pytest.mark.parametrize('edge_weight', ['binary', 'count'])
+def test_stored_graphs_equal_built_batches(edge_weight):
+    gen = np.random.default_rng(0)
+    # Short sessions over few items: repeats, self-loops, single clicks.
+    sessions = [gen.integers(1, 6, gen.integers(1, 9)).tolist()
+                for _ in range(50)]
+    sequences = Sequences.from_lists(sessions)
+    # A chunk size that does not divide the sessions: graphs built in parts.
+    graphs = SessionGraphs(sequences, edge_weight, chunk_size=7)
+    assert len(graphs) == 50
+    assert str(graphs) == f"SessionGraphs(50, edge_weight='{edge_weight}')"
+    keys = ['x', 'edge_index', 'alias_index', 'last_index', 'batch', 'ptr',
+            'y']
+    if edge_weight == 'count':
+        keys.append('edge_weight')
+    for index in ([3], [0, 49, 7, 7, 12], gen.permutation(50)[:20]):
+        index = np.asarray(index)
+        y = torch.arange(len(index))
+        out = graphs.batch(index, y)
+        picked = sequences.select(index)
+        expected = session_graph_batch(torch.from_numpy(picked.values),
+                                       torch.from_numpy(picked.ptr), y,
+                                       edge_weight)
+        assert out.num_graphs == len(index)
+        for key in keys:
+            assert out[key].dtype == expected[key].dtype, key
+            assert out[key].is_contiguous(), key
+            assert out[key].tolist() == expected[key].tolist(), key
+
+
+def test_stored_graphs_of_no_sessions():
+    graphs = SessionGraphs(Sequences.from_lists([]))
+    assert len(graphs) == 0
