@@ -130,9 +130,11 @@ def speed_table(speed: dict) -> str:
                      f"quartiles {paired[0]:.2f}x / {paired[1]:.2f}x / "
                      f"{paired[2]:.2f}x over the {speed['setup']['repeats']} "
                      f"rounds.")
+    cap = speed['machine'].get('cpu_capability')
     lines.append(f"\nOur step is {speed['speedup_over_dense']:.2f}x faster "
                  f"than the dense pipeline. Machine: "
-                 f"{speed['machine']['cpu']}, "
+                 f"{speed['machine']['cpu']}"
+                 f"{' (' + cap + ')' if cap else ''}, "
                  f"{speed['setup']['threads']} threads, torch "
                  f"{speed['machine']['torch']}.")
     return '\n'.join(lines)

@@ -33,6 +33,9 @@ def machine() -> Dict[str, Any]:
     return {
         'cpu': cpu,
         'cores': os.cpu_count(),
+        # The widest vector instructions torch's kernels use here (AVX2,
+        # AVX512): machines of the same name differ in it, and speed with it.
+        'cpu_capability': torch.backends.cpu.get_cpu_capability(),
         'torch_threads': torch.get_num_threads(),
         'python': platform.python_version(),
         'torch': torch.__version__,

@@ -66,12 +66,14 @@ def test_collect_tables():
         'latency_p50_ms': 3.0, 'latency_p99_ms': 4.0,
         'paired_ratio_p25_p50_p75': [1.05, 1.1, 1.2],
         'setup': {'threads': 2, 'repeats': 50},
-        'machine': {'cpu': 'CPU', 'torch': '2.13.0'},
+        'machine': {'cpu': 'CPU', 'cpu_capability': 'AVX512',
+                    'torch': '2.13.0'},
     }
     table = speed_table(speed)
     assert '| 44.0 ms | 1.10x |' in table
     assert 'quartiles 1.05x / 1.10x / 1.20x over the 50 rounds' in table
     assert 'Our step is 2.00x faster than the dense pipeline' in table
+    assert 'Machine: CPU (AVX512), 2 threads, torch 2.13.0.' in table
 
 
 def test_machine_names_the_commit():
