@@ -4,7 +4,8 @@
 
 Each run goes to bench/results/accuracy/DATASET-PROTOCOL-seedN/: config.json,
 log.jsonl and log.csv (one line per epoch, written as the run goes),
-metrics.json and run.json (machine, versions, command, wall time). The model
+metrics.json and run.json (machine, versions, command, wall time, peak
+resident memory). The model
 checkpoints stay out of git. Started again on a run directory whose run was
 killed, it resumes from the last finished epoch. bench/collect.py turns the
 runs into the README tables.
@@ -14,7 +15,13 @@ import time
 
 import click
 
-from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
+from bench.common import (
+    RESULTS_DIR,
+    machine,
+    peak_rss_mb,
+    use_shared_data,
+    write_json,
+)
 from pyg_srgnn.config import PROTOCOLS, FitConfig
 from pyg_srgnn.train import fit, resume
 
@@ -47,6 +54,8 @@ def main(dataset, protocol, seed, epochs, threads, root):
         'command': 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]),
         'machine': machine(),
         'wall_seconds_last_invocation': round(time.time() - start, 1),
+        # Of the last invocation: the whole run unless it was resumed.
+        'peak_rss_mb': peak_rss_mb(),
         'resumed': resumed,
         'result': result,
     })

@@ -149,6 +149,24 @@ def memory_table(memory: dict) -> str:
     return '\n'.join(lines)
 
 
+def full_run_memory() -> str:
+    r"""The peak resident memory of whole accuracy runs, from the run.json
+    of runs that recorded it and were not resumed (a resumed run's peak
+    covers its last part only)."""
+    lines = []
+    for path in sorted((RESULTS_DIR / 'accuracy').glob('*/run.json')):
+        run = json.loads(path.read_text())
+        if 'peak_rss_mb' in run and not run['resumed']:
+            lines.append(f"| {path.parent.name} | "
+                         f"{run['result']['epochs_run']} | "
+                         f"{run['wall_seconds_last_invocation']:,.0f} | "
+                         f"{run['peak_rss_mb']:,.0f} MB |")
+    if not lines:
+        return ''
+    return ('| run | epochs | seconds | peak RSS |\n|---|---|---|---|\n' +
+            '\n'.join(lines))
+
+
 def main():
     sections = []
     runs = load_runs()
@@ -161,6 +179,10 @@ def main():
             sections.append(f'### {name.capitalize()} '
                             f'(`bench/results/{name}.json`)\n\n' +
                             render(json.loads(path.read_text())))
+    full_runs = full_run_memory()
+    if full_runs:
+        sections.append('### Memory of whole accuracy runs (`run.json`, '
+                        'evaluation included)\n\n' + full_runs)
     readme = BENCH_DIR / 'README.md'
     text = readme.read_text()
     body = '\n\n'.join(sections) if sections else '(no results yet)'

@@ -3,6 +3,7 @@ import functools
 import json
 import os
 import platform
+import resource
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -42,6 +43,11 @@ def machine() -> Dict[str, Any]:
         'pyg_srgnn': pyg_srgnn.__version__,
         'commit': git_commit(),
     }
+
+
+def peak_rss_mb() -> float:
+    r"""The peak resident memory of this process so far, in MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def git_commit() -> Optional[str]:

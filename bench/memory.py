@@ -11,7 +11,6 @@ fresh process so that peaks do not mix.
     python -m bench.memory           # writes bench/results/memory.json
 """
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,13 @@ import click
 import numpy as np
 import torch
 
-from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
+from bench.common import (
+    RESULTS_DIR,
+    machine,
+    peak_rss_mb,
+    use_shared_data,
+    write_json,
+)
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import Samples, SessionDataset, load_dataset
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
@@ -62,10 +67,6 @@ class SyntheticYooChoose(SessionDataset):
         return {'train': train, 'test': test}, labels
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def train_steps(dataset, steps: int) -> None:
     torch.manual_seed(0)
     model = SRGNN(dataset.num_items)
@@ -99,7 +100,7 @@ def run_case(case: str, steps: int) -> Dict[str, float]:
         out = {'samples': len(train), 'embedding_rows': train.num_items + 1,
                'steps': steps}
     out.update(seconds=round(time.perf_counter() - start, 2),
-               peak_rss_mb=round(peak_rss_mb(), 1))
+               peak_rss_mb=peak_rss_mb())
     return out
 
 

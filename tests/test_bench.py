@@ -83,3 +83,24 @@ def test_machine_names_the_commit():
     # A git checkout gives a short hash (with + for local changes); an
     # unpacked archive, as in CI, gives None.
     assert commit is None or commit.rstrip('+').isalnum()
+
+
+def test_collect_memory_of_whole_runs(tmp_path, monkeypatch):
+    import bench.collect as collect
+
+    def write_run(name, **run):
+        path = tmp_path / 'accuracy' / name
+        path.mkdir(parents=True)
+        (path / 'run.json').write_text(json.dumps(
+            {'wall_seconds_last_invocation': 3000.4,
+             'result': {'epochs_run': 10}, **run}))
+
+    monkeypatch.setattr(collect, 'RESULTS_DIR', tmp_path)
+    assert collect.full_run_memory() == ''
+    write_run('diginetica-paper-seed1', resumed=False, peak_rss_mb=1234.5)
+    # A resumed run's peak covers its last part only; older runs lack it.
+    write_run('diginetica-paper-seed2', resumed=True, peak_rss_mb=900.0)
+    write_run('diginetica-paper-seed0', resumed=False)
+    table = collect.full_run_memory()
+    assert '| diginetica-paper-seed1 | 10 | 3,000 | 1,234 MB |' in table
+    assert 'seed2' not in table and 'seed0' not in table
