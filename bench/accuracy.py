@@ -42,6 +42,9 @@ def main(dataset, protocol, seed, epochs, threads, root):
                        seed=seed, epochs=epochs, num_threads=threads,
                        run_dir=str(run_dir), progress=False)
     start = time.time()
+    # Before the run: the commit of the code that runs, not of a later
+    # checkout.
+    started_on = machine()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     # A run that a session's end killed goes on from its last epoch.
     resumed = (run_dir / 'last.pt').is_file() and not (
@@ -52,7 +55,7 @@ def main(dataset, protocol, seed, epochs, threads, root):
         result = fit(config, log=log)
     write_json(run_dir / 'run.json', {
         'command': 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]),
-        'machine': machine(),
+        'machine': started_on,
         'wall_seconds_last_invocation': round(time.time() - start, 1),
         # Of the last invocation: the whole run unless it was resumed.
         'peak_rss_mb': peak_rss_mb(),
