@@ -17,6 +17,8 @@ class SessionLoader(torch.utils.data.DataLoader):
     :class:`~torch_geometric.data.Data` per sample. Its batches equal those
     of PyG's :class:`~torch_geometric.loader.DataLoader` over the same
     dataset with :class:`~pyg_srgnn.data.SessionToGraph` as transform.
+    Building takes a fraction of a second for Diginetica; the stored graphs
+    take a few bytes (int32) per click, node and edge of the samples.
 
     Args:
         dataset (SessionDataset): The samples.
