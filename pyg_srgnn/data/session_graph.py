@@ -144,7 +144,6 @@ class SessionGraphs:
         self.click_ptr = sequences.ptr
         self.edges = join('edges', axis=1)  # [2, num_edges], local nodes
         self.edge_ptr = offsets(join('num_edges'))
-        self.last = join('last')  # local node of every last click
         self.count = join('count') if edge_weight == 'count' else None
 
     def _build(self, sequences: Sequences) -> Dict[str, np.ndarray]:
@@ -160,7 +159,6 @@ class SessionGraphs:
             'x': graph.x.numpy(),
             'alias': graph.alias_index.numpy() - node_ptr[click_batch],
             'edges': graph.edge_index.numpy() - node_ptr[edge_batch],
-            'last': graph.last_index.numpy() - node_ptr[:-1],
         }
         out = {key: value.astype(np.int32) for key, value in local.items()}
         out['num_nodes'] = np.diff(node_ptr)
@@ -191,8 +189,8 @@ class SessionGraphs:
         return _make_batch(
             torch.from_numpy(self.x[node_pos].astype(np.int64)),
             torch.from_numpy(edges),
-            torch.from_numpy(alias), torch.from_numpy(self.last[index] +
-                                                      offset),
+            torch.from_numpy(alias),
+            torch.from_numpy(alias[click_ptr[1:] - 1]),  # last clicks
             torch.from_numpy(np.repeat(np.arange(len(index)), num_nodes)),
             torch.from_numpy(node_ptr), count, y)
 
