@@ -154,7 +154,7 @@ class SessionGraphs:
         click_batch = np.repeat(np.arange(len(sequences)), sequences.lengths)
         edge_batch = graph.batch.numpy()[graph.edge_index[0].numpy()]
         # Item ids and local node numbers fit in 32 bits, which halves the
-        # memory (YOOCHOOSE 1/4 has about 30M nodes); `batch` widens them.
+        # memory of the stored graphs; `batch` widens them again.
         local = {
             'x': graph.x.numpy(),
             'alias': graph.alias_index.numpy() - node_ptr[click_batch],
