@@ -1,3 +1,4 @@
+import contextlib
 import functools
 import json
 import os
@@ -5,7 +6,15 @@ import os.path as osp
 import shutil
 from abc import ABCMeta, abstractmethod
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import numpy as np
 import torch
@@ -47,6 +56,21 @@ def shipped_file(name: str) -> Path:
         raise FileNotFoundError(f"The shipped data file '{name}' is missing "
                                 f"(looked at {path}); reinstall pyg-srgnn")
     return path
+
+
+@contextlib.contextmanager
+def _written_whole(path: str) -> Iterator[str]:
+    r"""Yields a temporary path next to :obj:`path` to write to, then renames
+    it over :obj:`path`: a process that loads :obj:`path` while another one
+    (re)processes the same data set reads a whole file, never a partial one,
+    and an interrupted write leaves nothing behind."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
 
 
 class SessionDataset(InMemoryDataset, metaclass=ABCMeta):
@@ -118,11 +142,13 @@ class SessionDataset(InMemoryDataset, metaclass=ABCMeta):
             slices = {'clicks': torch.from_numpy(prefixes.ptr),
                       'y': one_each, 'session': one_each}
             path = self.processed_paths[self.splits.index(split)]
-            fs.torch_save((data.to_dict(), slices, Data), path)
+            with _written_whole(path) as tmp:
+                fs.torch_save((data.to_dict(), slices, Data), tmp)
         meta = {'num_items': len(item_labels),
                 'item_labels': list(item_labels)}
-        with open(self.processed_paths[-1], 'w') as f:
-            json.dump(meta, f)
+        with _written_whole(self.processed_paths[-1]) as tmp:
+            with open(tmp, 'w') as f:
+                json.dump(meta, f)
 
     @property
     def num_items(self) -> int:

@@ -133,3 +133,39 @@ def test_published_split_rejects_a_pickled_class(tmp_path, monkeypatch):
     (raw / 'all_train_seq.txt').write_bytes(pickle.dumps([[1, 2], [3, 0]]))
     with pytest.raises(ValueError, match='session 1 holds item id 0'):
         load_dataset('diginetica', str(tmp_path))
+
+
+def test_processing_writes_whole_files(tmp_path, monkeypatch):
+    # Another process may load the processed files while this one writes
+    # them: each is written under a temporary name and renamed into place.
+    import pyg_srgnn.data.dataset as dataset
+
+    saved = []
+    torch_save = dataset.fs.torch_save
+
+    def recording_save(obj, path):
+        saved.append(path)
+        torch_save(obj, path)
+
+    monkeypatch.setattr(dataset.fs, 'torch_save', recording_save)
+    train = DigineticaSample(str(tmp_path / 'whole'), split='train')
+    ours = [path for path in saved if 'pre_' not in path]  # PyG's own
+    assert len(ours) == 2 and all(path.endswith('.tmp') for path in ours)
+    assert not set(ours) & set(train.processed_paths)
+    assert not list((tmp_path / 'whole' / 'processed').glob('*.tmp'))
+
+    # A write that fails midway leaves neither a partial file nor its
+    # temporary, and the next load processes the data set again.
+    def failing_save(obj, path):
+        with open(path, 'wb') as f:
+            f.write(b'partial')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset.fs, 'torch_save', failing_save)
+    root = tmp_path / 'interrupted'
+    with pytest.raises(KeyboardInterrupt):
+        DigineticaSample(str(root), split='train')
+    assert not list((root / 'processed').glob('*.tmp'))
+    assert not list((root / 'processed').glob('train.pt*'))
+    monkeypatch.setattr(dataset.fs, 'torch_save', torch_save)
+    assert len(DigineticaSample(str(root), split='train')) == 1205
