@@ -8,15 +8,21 @@ process after warm-up, medians over interleaved repetitions:
 - dense: the official per-batch pipeline (dense numpy adjacency per batch,
   bench/dense_official.py) with the official optimizer (default Adam);
 - pipeline: our graph building + collation alone;
+- gnn: the session embedding alone (item lookup, propagation, readout),
+  forward and backward, on stored batches: what our step adds to the floor
+  besides the pipeline;
+- gnn_gemms: the matrix products of that forward and backward alone, on the
+  same shapes: the part of it no implementation of the model can avoid;
 - evaluation: ranking all test samples with top-20, ours vs matmul + top-k;
 - latency: one session scored and its top 20 taken, p50 / p99.
 
     python -m bench.speed          # full run, writes bench/results/speed.json
     python -m bench.speed --quick  # < 60 s, prints one JSON line
 """
+import itertools
 import json
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import click
 import numpy as np
@@ -109,9 +115,53 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
         loss.backward()
         dense_optimizer.step()
 
+    gnn_model = SRGNN(num_items)
+    stored = [loader.collate_fn(next_index()) for _ in range(64)]
+    rounds = itertools.count()
+
+    def gnn():
+        batch = stored[next(rounds) % len(stored)]
+        session = gnn_model.session_embedding(
+            batch.x, batch.edge_index, batch.alias_index, batch.last_index,
+            batch.batch, sparse_grad=True)
+        session.sum().backward()
+        gnn_model.zero_grad()
+
+    shapes = [gnn_gemm_shapes(batch.x.numel(), batch.alias_index.numel(),
+                              batch.num_graphs, model.hidden_channels)
+              for batch in stored]
+    size = max(max(m * k, n * k, m * n)
+               for batch_shapes in shapes for m, k, n in batch_shapes)
+    flat = torch.randn(3, size)
+
+    def gnn_gemms():
+        for m, k, n in shapes[next(rounds) % len(shapes)]:
+            x = flat[0, :m * k].view(m, k)
+            weight = flat[1, :n * k].view(n, k)
+            grad = flat[2, :m * n].view(m, n)
+            x @ weight.t()  # forward
+            grad @ weight  # gradient of the input
+            grad.t() @ x  # gradient of the weight
+
     check_dense_parity(dense_model, loader, next_index())
     return {'ours': ours, 'floor': floor, 'dense': dense,
-            'pipeline': pipeline}
+            'pipeline': pipeline, 'gnn': gnn, 'gnn_gemms': gnn_gemms}
+
+
+def gnn_gemm_shapes(num_nodes: int, num_clicks: int, num_sessions: int,
+                    d: int) -> List[Tuple[int, int, int]]:
+    r"""The :obj:`(rows, in, out)` of every linear map of the session
+    embedding (one propagation step, hybrid readout) on a batch of these
+    sizes; each costs three matrix products in a training step."""
+    return [
+        (num_nodes, d, 2 * d),  # both edge directions' linear maps
+        (num_nodes, 2 * d, 3 * d),  # GRU, input gates
+        (num_nodes, d, 3 * d),  # GRU, hidden gates
+        (num_clicks, d, d),  # readout, every click (W_2)
+        (num_sessions, d, d),  # readout, last click (W_1)
+        (num_clicks, d, 1),  # readout, attention weights (q)
+        (num_sessions, 2 * d, d),  # readout, hybrid (W_3)
+    ]
 
 
 def check_dense_parity(model: SRGNN, loader: SessionLoader, index) -> None:
@@ -196,6 +246,13 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed):
         'dense_ratio_to_floor': round(med['dense'] / med['floor'], 3),
         'speedup_over_dense': round(med['dense'] / med['ours'], 3),
         'pipeline_share': round(med['pipeline'] / med['ours'], 4),
+        'extra_ms': round(med['ours'] - med['floor'], 2),
+        'gnn_ms': round(med['gnn'], 2),
+        'gnn_gemms_ms': round(med['gnn_gemms'], 2),
+        # The ratio of a step that added only the GNN's matrix products to
+        # the floor: no data loading and no other operation.
+        'gemm_bound_ratio': round(
+            (med['floor'] + med['gnn_gemms']) / med['floor'], 3),
     }
     if quick:
         print(json.dumps(out))

@@ -31,8 +31,50 @@ def test_speed_quick_runs(tmp_path):
     torch.set_num_threads(threads)  # the bench sets it for the process
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
-    for key in ('ours_ms', 'floor_ms', 'dense_ms', 'ratio_to_floor'):
+    for key in ('ours_ms', 'floor_ms', 'dense_ms', 'ratio_to_floor',
+                'gnn_ms', 'gnn_gemms_ms'):
         assert out[key] > 0
+    assert out['gemm_bound_ratio'] > 1
+
+
+def test_gnn_gemm_shapes_are_the_models_linear_maps():
+    # Every weight matrix of the session embedding, with the rows it maps in
+    # a batch: the benchmark's GEMM bound must cover exactly these.
+    model = SRGNN(num_items=30, hidden_channels=8)
+    sessions = [[1, 2, 3, 2], [4, 5], [6]]
+    clicks = torch.tensor([i for s in sessions for i in s])
+    batch = session_graph_batch(clicks, torch.tensor([0, 4, 6, 7]))
+    rows = {}
+
+    def record(name):
+        def hook(module, args):
+            rows.setdefault(name, []).append(args[0].size(0))
+        return hook
+
+    for name, module in model.named_modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.GRUCell)):
+            module.register_forward_pre_hook(record(name))
+    model.forward_batch(batch)
+    d = 8
+    shapes = sorted(speed.gnn_gemm_shapes(num_nodes=6, num_clicks=7,
+                                          num_sessions=3, d=d))
+    # SRGNNConv applies lin_in and lin_out as one [2d, d] product (its
+    # hooks do not fire); the GRU cell holds the input and hidden products.
+    assert 'conv.lin_in' not in rows
+    assert rows == {'conv.rnn': [6], 'readout.lin_last': [3],
+                    'readout.lin_click': [7], 'readout.att': [7],
+                    'readout.lin_hybrid': [3]}
+    expected = sorted([
+        (6, d, 2 * d), (6, 2 * d, 3 * d), (6, d, 3 * d), (7, d, d),
+        (3, d, d), (7, d, 1), (3, 2 * d, d),
+    ])
+    assert shapes == expected
+    # One (in, out) per weight matrix, lin_in and lin_out stacked.
+    weights = [(p.size(1), p.size(0)) for name, p in model.named_parameters()
+               if p.dim() == 2 and name != 'embedding.weight'
+               and not name.startswith('conv.lin_')]
+    assert sorted((in_, out) for _, in_, out in expected) == sorted(
+        weights + [(d, 2 * d)])
 
 
 def test_collect_tables():
@@ -74,6 +116,14 @@ def test_collect_tables():
     assert 'quartiles 1.05x / 1.10x / 1.20x over the 50 rounds' in table
     assert 'Our step is 2.00x faster than the dense pipeline' in table
     assert 'Machine: CPU (AVX512), 2 threads, torch 2.13.0.' in table
+    assert 'session embedding alone' not in table  # older files lack it
+
+    speed.update(gnn_ms=3.5, gnn_gemms_ms=1.8, extra_ms=4.0,
+                 gemm_bound_ratio=1.046)
+    table = speed_table(speed)
+    assert '| its matrix products alone, same shapes | 1.80 ms | - |' in table
+    assert 'Ours minus the floor: 4.00 ms.' in table
+    assert 'would take 1.05x the floor' in table
 
 
 def test_machine_names_the_commit():
