@@ -8,6 +8,7 @@ from typing import Any, Dict, Tuple
 import torch
 
 from pyg_srgnn.config import FitConfig
+from pyg_srgnn.data.io import written_whole
 from pyg_srgnn.nn import SRGNN
 
 REQUIRED_KEYS = ('model', 'config', 'item_labels')
@@ -17,9 +18,8 @@ def save_checkpoint(path: str, checkpoint: Dict[str, Any]) -> None:
     r"""Writes :obj:`checkpoint` to a temporary file and renames it over
     :obj:`path`, so that a run killed while writing leaves the previous
     checkpoint intact."""
-    tmp = f'{path}.tmp'
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    with written_whole(path) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def load_checkpoint(path: str, map_location='cpu') -> Dict[str, Any]:

@@ -1,4 +1,3 @@
-import contextlib
 import functools
 import json
 import os
@@ -9,7 +8,6 @@ from pathlib import Path
 from typing import (
     Callable,
     Dict,
-    Iterator,
     List,
     Optional,
     Sequence,
@@ -23,7 +21,11 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.io import fs
 
-from pyg_srgnn.data.io import load_pickle, read_diginetica_csv
+from pyg_srgnn.data.io import (
+    load_pickle,
+    read_diginetica_csv,
+    written_whole,
+)
 from pyg_srgnn.data.preprocess import official_split
 from pyg_srgnn.data.sequences import (
     Sequences,
@@ -56,21 +58,6 @@ def shipped_file(name: str) -> Path:
         raise FileNotFoundError(f"The shipped data file '{name}' is missing "
                                 f"(looked at {path}); reinstall pyg-srgnn")
     return path
-
-
-@contextlib.contextmanager
-def _written_whole(path: str) -> Iterator[str]:
-    r"""Yields a temporary path next to :obj:`path` to write to, then renames
-    it over :obj:`path`: a process that loads :obj:`path` while another one
-    (re)processes the same data set reads a whole file, never a partial one,
-    and an interrupted write leaves nothing behind."""
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 class SessionDataset(InMemoryDataset, metaclass=ABCMeta):
@@ -142,11 +129,11 @@ class SessionDataset(InMemoryDataset, metaclass=ABCMeta):
             slices = {'clicks': torch.from_numpy(prefixes.ptr),
                       'y': one_each, 'session': one_each}
             path = self.processed_paths[self.splits.index(split)]
-            with _written_whole(path) as tmp:
+            with written_whole(path) as tmp:
                 fs.torch_save((data.to_dict(), slices, Data), tmp)
         meta = {'num_items': len(item_labels),
                 'item_labels': list(item_labels)}
-        with _written_whole(self.processed_paths[-1]) as tmp:
+        with written_whole(self.processed_paths[-1]) as tmp:
             with open(tmp, 'w') as f:
                 json.dump(meta, f)
 
