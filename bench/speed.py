@@ -117,10 +117,10 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
 
     gnn_model = SRGNN(num_items)
     stored = [loader.collate_fn(next_index()) for _ in range(64)]
-    rounds = itertools.count()
+    gnn_batches = itertools.cycle(stored)
 
     def gnn():
-        batch = stored[next(rounds) % len(stored)]
+        batch = next(gnn_batches)
         session = gnn_model.session_embedding(
             batch.x, batch.edge_index, batch.alias_index, batch.last_index,
             batch.batch, sparse_grad=True)
@@ -133,9 +133,10 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
     size = max(max(m * k, n * k, m * n)
                for batch_shapes in shapes for m, k, n in batch_shapes)
     flat = torch.randn(3, size)
+    gemm_shapes = itertools.cycle(shapes)  # the same batches as `gnn`
 
     def gnn_gemms():
-        for m, k, n in shapes[next(rounds) % len(shapes)]:
+        for m, k, n in next(gemm_shapes):
             x = flat[0, :m * k].view(m, k)
             weight = flat[1, :n * k].view(n, k)
             grad = flat[2, :m * n].view(m, n)
