@@ -1,4 +1,5 @@
 """Sessions to SR-GNN session graphs, many at once, without a Python loop."""
+import functools
 import operator
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -9,7 +10,7 @@ from torch import Tensor
 from torch_geometric.data import Batch
 from torch_geometric.utils import cumsum
 
-from pyg_srgnn.data.sequences import Sequences, gather_positions
+from pyg_srgnn.data.sequences import Sequences
 
 EDGE_WEIGHTS = ('binary', 'count')
 
@@ -89,25 +90,38 @@ def session_graph_batch(
 def _make_batch(x: Tensor, edge_index: Tensor, alias_index: Tensor,
                 last_index: Tensor, node_batch: Tensor, node_ptr: Tensor,
                 count: Optional[Tensor], y: Optional[Tensor]) -> Batch:
-    batch = Batch(x=x, edge_index=edge_index, alias_index=alias_index,
-                  last_index=last_index, batch=node_batch, ptr=node_ptr)
+    attrs = dict(x=x, edge_index=edge_index, alias_index=alias_index,
+                 last_index=last_index, batch=node_batch, ptr=node_ptr)
     if count is not None:
-        batch.edge_weight = count.to(torch.get_default_dtype())
+        attrs['edge_weight'] = count.to(torch.get_default_dtype())
     if y is not None:
-        batch.y = y
+        attrs['y'] = y
+    # `Batch(...)` looks up its `Data` subclass and inspects the signature
+    # of `Data.__init__` on every call; instantiating that class directly
+    # makes the same object in half the time.
+    batch = type.__call__(_data_batch_class(), **attrs)
     batch._num_graphs = node_ptr.numel() - 1
     return batch
 
 
+@functools.lru_cache(maxsize=None)
+def _data_batch_class() -> type:
+    return type(Batch())  # PyG's `DataBatch`, a subclass of `Batch` and `Data`
+
+
 class SessionGraphs:
     r"""The session graphs of many sessions, built once with
-    :func:`session_graph_batch` and stored flat (each attribute as one array
-    of per-session pieces with local node numbers, plus offsets), so that a
-    mini-batch is gathered rather than built: :meth:`batch` only
-    concatenates the pieces of the chosen sessions and shifts their node
-    numbers, the way PyG collates stored :class:`~torch_geometric.data.Data`
-    objects. :meth:`batch` equals :func:`session_graph_batch` on the same
-    sessions.
+    :func:`session_graph_batch` and stored flat, so that a mini-batch is
+    gathered rather than built: :meth:`batch` only concatenates the pieces
+    of the chosen sessions and shifts their node numbers, the way PyG
+    collates stored :class:`~torch_geometric.data.Data` objects.
+    :meth:`batch` equals :func:`session_graph_batch` on the same sessions.
+
+    All pieces live in one :obj:`int32` array, in four blocks: the item id
+    of every node, the local node of every click, and the local source and
+    target node of every edge, each block session after session; one row of
+    offsets per session gives where its nodes, clicks and edges start, so a
+    mini-batch is one gather from that array.
 
     Args:
         sequences (Sequences): The click sequences, one per session.
@@ -127,23 +141,26 @@ class SessionGraphs:
             for start in range(0, max(num_sessions, 1), chunk_size)
         ]
 
-        def join(key: str, axis: int = 0) -> np.ndarray:
+        def join(key: str) -> np.ndarray:
             # Dropping the parts as they are joined keeps the peak memory
             # near the size of the result.
-            return np.concatenate([part.pop(key) for part in parts],
-                                  axis=axis)
+            return np.concatenate([part.pop(key) for part in parts])
 
-        def offsets(lengths: np.ndarray) -> np.ndarray:
-            ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=ptr[1:])
-            return ptr
-
-        self.x = join('x')  # item id of every node
-        self.node_ptr = offsets(join('num_nodes'))
-        self.alias = join('alias')  # local node of every click
-        self.click_ptr = sequences.ptr
-        self.edges = join('edges', axis=1)  # [2, num_edges], local nodes
-        self.edge_ptr = offsets(join('num_edges'))
+        # Row i: the first node, click and edge of session i; the last row
+        # holds the totals.
+        self.ptr = np.zeros((num_sessions + 1, 3), dtype=np.int64)
+        np.cumsum(join('num_nodes'), out=self.ptr[1:, 0])
+        self.ptr[:, 1] = sequences.ptr
+        np.cumsum(join('num_edges'), out=self.ptr[1:, 2])
+        num_nodes, num_clicks, num_edges = self.ptr[-1].tolist()
+        # Where the blocks of nodes, clicks, edge sources and edge targets
+        # start in `values`.
+        self.block = np.cumsum([0, num_nodes, num_clicks, num_edges,
+                                num_edges])
+        self.values = np.empty(int(self.block[-1]), dtype=np.int32)
+        for i, key in enumerate(('x', 'alias', 'src', 'dst')):
+            np.concatenate([part.pop(key) for part in parts],
+                           out=self.values[self.block[i]:self.block[i + 1]])
         self.count = join('count') if edge_weight == 'count' else None
 
     def _build(self, sequences: Sequences) -> Dict[str, np.ndarray]:
@@ -153,12 +170,14 @@ class SessionGraphs:
         node_ptr = graph.ptr.numpy()
         click_batch = np.repeat(np.arange(len(sequences)), sequences.lengths)
         edge_batch = graph.batch.numpy()[graph.edge_index[0].numpy()]
+        edges = graph.edge_index.numpy() - node_ptr[edge_batch]
         # Item ids and local node numbers fit in 32 bits, which halves the
         # memory of the stored graphs; `batch` widens them again.
         local = {
             'x': graph.x.numpy(),
             'alias': graph.alias_index.numpy() - node_ptr[click_batch],
-            'edges': graph.edge_index.numpy() - node_ptr[edge_batch],
+            'src': edges[0],
+            'dst': edges[1],
         }
         out = {key: value.astype(np.int32) for key, value in local.items()}
         out['num_nodes'] = np.diff(node_ptr)
@@ -168,31 +187,106 @@ class SessionGraphs:
         return out
 
     def __len__(self) -> int:
-        return len(self.node_ptr) - 1
+        return len(self.ptr) - 1
 
     def batch(self, index: np.ndarray, y: Optional[Tensor] = None) -> Batch:
         r"""Returns the graphs of the sessions at positions :obj:`index` as
         one :class:`~torch_geometric.data.Batch`, with :obj:`y` as targets."""
-        index = np.asarray(index, dtype=np.int64)
-        node_pos, node_ptr = gather_positions(self.node_ptr, index)
-        click_pos, click_ptr = gather_positions(self.click_ptr, index)
-        edge_pos, edge_ptr = gather_positions(self.edge_ptr, index)
-        offset = node_ptr[:-1]  # first node of every session in the batch
-        num_nodes = np.diff(node_ptr)
+        return self.batches([index], None if y is None else [y])[0]
 
-        alias = self.alias[click_pos] + np.repeat(offset, np.diff(click_ptr))
-        # `take` keeps the [2, num_edges] result contiguous.
-        edges = self.edges.take(edge_pos, axis=1) + np.repeat(
-            offset, np.diff(edge_ptr))
-        count = None if self.count is None else torch.from_numpy(
-            self.count[edge_pos])
-        return _make_batch(
-            torch.from_numpy(self.x[node_pos].astype(np.int64)),
-            torch.from_numpy(edges),
-            torch.from_numpy(alias),
-            torch.from_numpy(alias[click_ptr[1:] - 1]),  # last clicks
-            torch.from_numpy(np.repeat(np.arange(len(index)), num_nodes)),
-            torch.from_numpy(node_ptr), count, y)
+    def batches(self, indices: Sequence[np.ndarray],
+                ys: Optional[Sequence[Tensor]] = None) -> List[Batch]:
+        r"""Returns one :class:`~torch_geometric.data.Batch` per array of
+        session positions in :obj:`indices`, each equal to
+        :meth:`batch`, but gathered for all of them at once: a few array
+        operations over all their sessions instead of as many per batch.
+
+        Args:
+            indices (list of numpy.ndarray): The sessions of each batch.
+            ys (list of torch.Tensor, optional): The targets of each batch.
+        """
+        index = np.concatenate([np.asarray(i, dtype=np.int64).reshape(-1)
+                                for i in indices])
+        num_batches, num_sessions = len(indices), len(index)
+        size = np.fromiter((len(i) for i in indices), dtype=np.int64,
+                           count=num_batches)
+        session_ptr = np.zeros(num_batches + 1, dtype=np.int64)
+        np.cumsum(size, out=session_ptr[1:])
+        first = np.repeat(session_ptr[:-1], size)  # first session of its batch
+
+        start = self.ptr[index]  # [S, 3]: first node, click, edge
+        lengths = self.ptr[index + 1] - start  # [S, 3]
+        node_ptr = np.zeros(num_sessions + 1, dtype=np.int64)
+        np.cumsum(lengths[:, 0], out=node_ptr[1:])
+        # The first node of every session, counted from its batch's first.
+        node_shift = node_ptr[:-1] - node_ptr[first]
+
+        # Four pieces per session, gathered from `values` into one array:
+        # every session's item ids, then every session's clicks, then per
+        # batch the edge sources of its sessions and their edge targets (so
+        # that a batch's `edge_index` is one contiguous [2, E] block). All
+        # but the item ids are shifted to the batch's node numbers.
+        order = np.arange(num_sessions)
+        edge_slot = 2 * num_sessions + order + first
+        slot = np.concatenate([order, num_sessions + order, edge_slot,
+                               edge_slot + np.repeat(size, size)])
+        piece_start = np.empty(4 * num_sessions, dtype=np.int64)
+        piece_length = np.empty(4 * num_sessions, dtype=np.int64)
+        piece_shift = np.empty(4 * num_sessions, dtype=np.int64)
+        kind = np.array([0, 1, 2, 2])
+        piece_start[slot] = (start[:, kind] + self.block[:4]).T.ravel()
+        piece_length[slot] = lengths[:, kind].T.ravel()
+        piece_shift[slot] = np.concatenate([np.zeros_like(node_shift)] +
+                                           3 * [node_shift])
+        piece_end = np.cumsum(piece_length)
+        total = int(piece_end[-1]) if num_sessions > 0 else 0
+        positions = np.repeat(piece_start - piece_end + piece_length,
+                              piece_length)
+        positions += np.arange(total)
+        flat = self.values[positions] + np.repeat(piece_shift, piece_length)
+
+        # Where each batch's nodes, clicks and edges start in `flat`.
+        num_nodes, num_clicks = int(node_ptr[-1]), int(lengths[:, 1].sum())
+        num_edges = int(self.ptr[-1, 2])
+        click_ptr = np.zeros(num_sessions + 1, dtype=np.int64)
+        np.cumsum(lengths[:, 1], out=click_ptr[1:])
+        edge_ptr = np.zeros(num_sessions + 1, dtype=np.int64)
+        np.cumsum(lengths[:, 2], out=edge_ptr[1:])
+        node_at = node_ptr[session_ptr].tolist()
+        click_at = (num_nodes + click_ptr[session_ptr]).tolist()
+        edge_at = (num_nodes + num_clicks + 2 * edge_ptr[session_ptr]).tolist()
+        # The last click of each session is the last of its click piece.
+        last = torch.from_numpy(flat[piece_end[num_sessions:2 * num_sessions] -
+                                     1])
+        node_batch = torch.from_numpy(
+            np.repeat(order - first, lengths[:, 0]))
+        flat_t = torch.from_numpy(flat)
+        local_ptr = torch.from_numpy(node_ptr)
+        count = None
+        if self.count is not None:
+            # Edge i's source sits at block[2] + i and its target at
+            # block[3] + i of `values`.
+            edge_id = positions[num_nodes + num_clicks:] - self.block[2]
+            count = self.count[edge_id % num_edges]
+        bounds = session_ptr.tolist()
+
+        out = []
+        for k in range(num_batches):
+            s0, s1 = bounds[k], bounds[k + 1]
+            n0, n1 = node_at[k], node_at[k + 1]
+            e0, e1 = edge_at[k], edge_at[k + 1]
+            batch_edges = (e1 - e0) // 2
+            out.append(_make_batch(
+                flat_t[n0:n1],
+                flat_t[e0:e1].view(2, batch_edges),
+                flat_t[click_at[k]:click_at[k + 1]],
+                last[s0:s1],
+                node_batch[n0:n1],
+                local_ptr[s0:s1 + 1] - n0,
+                None if count is None else torch.from_numpy(
+                    count[e0 - edge_at[0]:e0 - edge_at[0] + batch_edges]),
+                None if ys is None else ys[k]))
+        return out
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({len(self)}, '

@@ -30,19 +30,21 @@ def srgnn_norm(
     Returns:
         (edge_weight_in, edge_weight_out), each of shape :obj:`[num_edges]`.
     """
-    src, dst = edge_index[0], edge_index[1]
-    if edge_weight is None:  # a mean over distinct neighbours
-        def normalize(index: Tensor) -> Tensor:
-            deg = torch.bincount(index, minlength=num_nodes)
-            return deg.index_select(0, index).reciprocal()
-    else:
-        def normalize(index: Tensor) -> Tensor:
-            deg = edge_weight.new_zeros(num_nodes)
-            deg = deg.index_add(0, index, edge_weight)
-            deg_inv = deg.reciprocal().masked_fill(deg == 0, 0.)
-            return edge_weight * deg_inv.index_select(0, index)
+    return (_mean_weight(edge_index[1], edge_weight, num_nodes),
+            _mean_weight(edge_index[0], edge_weight, num_nodes))
 
-    return normalize(dst), normalize(src)
+
+def _mean_weight(index: Tensor, edge_weight: OptTensor,
+                num_nodes: int) -> Tensor:
+    r"""Divides every edge's weight (:obj:`1` if :obj:`edge_weight` is
+    :obj:`None`) by the sum of the weights of the edges with the same
+    :obj:`index` entry, so that summing over them takes their mean."""
+    if edge_weight is None:  # a mean over distinct neighbours
+        deg = torch.bincount(index, minlength=num_nodes)
+        return deg.index_select(0, index).reciprocal()
+    deg = edge_weight.new_zeros(num_nodes).index_add(0, index, edge_weight)
+    deg_inv = deg.reciprocal().masked_fill(deg == 0, 0.)
+    return edge_weight * deg_inv.index_select(0, index)
 
 
 class SRGNNConv(MessagePassing):
@@ -175,14 +177,14 @@ class SRGNNConv(MessagePassing):
             # adj_t[i, j] is the weight of edge j -> i.
             edge_index, edge_weight = to_edge_index(edge_index)
             edge_index = edge_index.flip([0])
-        weight_in, weight_out = srgnn_norm(edge_index, edge_weight,
-                                           num_nodes)
-        src, dst = 2 * edge_index[0], 2 * edge_index[1]
-        index = torch.stack([
-            torch.cat([src, dst + 1]),
-            torch.cat([dst, src + 1]),
-        ], dim=0)
-        return index, torch.cat([weight_in, weight_out])
+        # Row 2v sums the incoming channel of v and row 2u + 1 the outgoing
+        # channel of u, so one mean over the target rows normalises both
+        # channels as `srgnn_norm` does.
+        double = 2 * edge_index
+        index = torch.cat([double, double.flip(0) + 1], dim=1)
+        if edge_weight is not None:
+            edge_weight = edge_weight.repeat(2)
+        return index, _mean_weight(index[1], edge_weight, 2 * num_nodes)
 
     def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
         return edge_weight.view(-1, 1) * x_j

@@ -72,6 +72,25 @@ def test_session_loader_equals_pyg_data_loader(sample_root, edge_weight):
             assert a.edge_weight.tolist() == b.edge_weight.tolist()
 
 
+def test_session_loader_batches_do_not_depend_on_gathering(sample_root):
+    dataset = DigineticaSample(sample_root)
+
+    def batches(**kwargs):
+        loader = SessionLoader(dataset, batch_size=50, shuffle=True,
+                               generator=torch.Generator().manual_seed(3),
+                               **kwargs)
+        return [(b.x.tolist(), b.edge_index.tolist(), b.alias_index.tolist(),
+                 b.y.tolist()) for b in loader]
+
+    one_by_one = batches(gather_batches=1)
+    assert len(one_by_one) == 25  # 1,200 samples, the last batch partial
+    assert batches(gather_batches=7) == one_by_one
+    assert batches() == one_by_one
+    with pytest.raises(ValueError, match="'gather_batches' must be at least "
+                       "1 \\(got 0\\)"):
+        SessionLoader(dataset, gather_batches=0)
+
+
 def test_session_loader_on_an_index(sample_root):
     dataset = DigineticaSample(sample_root)
     loader = SessionLoader(dataset, torch.tensor([3, 1]), batch_size=10)

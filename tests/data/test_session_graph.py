@@ -137,6 +137,34 @@ def test_stored_graphs_equal_built_batches(edge_weight):
             assert out[key].tolist() == expected[key].tolist(), key
 
 
+@pytest.mark.parametrize('edge_weight', ['binary', 'count'])
+def test_stored_graphs_gather_many_batches_at_once(edge_weight):
+    gen = np.random.default_rng(1)
+    sessions = [gen.integers(1, 6, gen.integers(1, 9)).tolist()
+                for _ in range(40)]
+    sessions[7] = sessions[8] = [3]  # sessions without edges
+    sequences = Sequences.from_lists(sessions)
+    graphs = SessionGraphs(sequences, edge_weight, chunk_size=9)
+    # Batches of unequal sizes, one of them without any edge, one repeating
+    # a session.
+    indices = [np.array([5, 0, 39]), np.array([7, 8]), np.array([2]),
+               gen.permutation(40)[:25], np.array([4, 4, 11])]
+    ys = [torch.arange(len(index)) + 10 * k for k, index in
+          enumerate(indices)]
+    keys = ['x', 'edge_index', 'alias_index', 'last_index', 'batch', 'ptr',
+            'y'] + (['edge_weight'] if edge_weight == 'count' else [])
+    together = graphs.batches(indices, ys)
+    assert len(together) == len(indices)
+    assert together[1].edge_index.size() == (2, 0)
+    for out, index, y in zip(together, indices, ys):
+        alone = graphs.batch(index, y)
+        assert out.num_graphs == alone.num_graphs == len(index)
+        for key in keys:
+            assert out[key].dtype == alone[key].dtype, key
+            assert out[key].is_contiguous(), key
+            assert out[key].tolist() == alone[key].tolist(), key
+
+
 def test_stored_graphs_of_no_sessions():
     graphs = SessionGraphs(Sequences.from_lists([]))
     assert len(graphs) == 0
