@@ -1,13 +1,19 @@
 """Speed benchmark on Diginetica shapes (batch 100, d 100, 43,097 items, one
 propagation step, full softmax), everything measured side by side in one
-process after warm-up, medians over interleaved repetitions:
+process after warm-up, medians over interleaved rounds, each round a run of
+as many steps as our loader gathers batches at once (16), so that every
+round of ours pays one whole gather:
 
-- ours: a whole training step, data loading and graph building included;
+- ours: whole training steps, drawing their batches from a shuffled
+  SessionLoader as training does (graph building included);
 - floor: only the unavoidable work, i.e. the scoring matmul, cross-entropy
   forward and backward and one fused Adam step over as many parameters;
 - dense: the official per-batch pipeline (dense numpy adjacency per batch,
   bench/dense_official.py) with the official optimizer (default Adam);
-- pipeline: our graph building + collation alone;
+- pipeline: the time ours spends drawing its batches from the loader
+  (gathering the graphs and collating them), timed inside its steps;
+- ours_per_batch: the same steps with a loader that gathers every batch on
+  its own (gather_batches=1): what gathering 16 batches at once saves;
 - gnn: the session embedding alone (item lookup, propagation, readout),
   forward and backward, on stored batches: what our step adds to the floor
   besides the pipeline;
@@ -22,7 +28,7 @@ process after warm-up, medians over interleaved repetitions:
 import itertools
 import json
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import click
 import numpy as np
@@ -33,28 +39,47 @@ from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
 from bench.dense_official import dense_batch, dense_forward, split_sessions
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
+from pyg_srgnn.data.loader import GATHER_BATCHES
 from pyg_srgnn.nn import SRGNN
 
 
 def interleaved(fns: Dict[str, Callable[[], object]], repeats: int,
-                warmup: int) -> Dict[str, List[float]]:
+                warmup: int, steps: int = 1) -> Dict[str, List[float]]:
     r"""Runs the functions in turn, :obj:`repeats` rounds after
-    :obj:`warmup` rounds, so that a slow phase of a shared machine hits them
-    all alike. Returns every timing in milliseconds."""
+    :obj:`warmup` rounds, each function :obj:`steps` times per round, so
+    that a slow phase of a shared machine hits them all alike. Returns the
+    mean time of a call in every round, in milliseconds."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
     for round_ in range(warmup + repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
-            fn()
+            for _ in range(steps):
+                fn()
             if round_ >= warmup:
-                times[name].append(1000 * (time.perf_counter() - start))
+                times[name].append(1000 * (time.perf_counter() - start) /
+                                   steps)
     return times
+
+
+def endless(loader: SessionLoader) -> Iterator:
+    r"""The loader's batches, epoch after epoch."""
+    while True:
+        yield from loader
 
 
 def train_benchmarks(train_set, num_items: int, batch_size: int,
                      seed: int) -> Dict[str, Callable[[], object]]:
     torch.manual_seed(seed)
-    loader = SessionLoader(train_set, batch_size=batch_size)
+
+    def shuffled(**kwargs) -> SessionLoader:
+        return SessionLoader(train_set, batch_size=batch_size, shuffle=True,
+                             generator=torch.Generator().manual_seed(seed),
+                             **kwargs)
+
+    loader = shuffled()
+    batches = endless(loader)
+    # The same steps with every batch gathered on its own.
+    single_batches = endless(shuffled(gather_batches=1))
     gen = np.random.default_rng(seed)
     num_samples = len(loader.index)
 
@@ -64,16 +89,25 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
     model = SRGNN(num_items)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  weight_decay=1e-5, fused=True)
+    # The time ours spends drawing its batch, inside its steps (the caches
+    # as a training step leaves them), one entry per step.
+    pipeline_ms: List[float] = []
 
     def ours():
-        batch = loader.collate_fn(next_index())
+        start = time.perf_counter()
+        batch = next(batches)
+        pipeline_ms.append(1000 * (time.perf_counter() - start))
         optimizer.zero_grad()
         loss = model.loss(model.forward_batch(batch), batch.y)
         loss.backward()
         optimizer.step()
 
-    def pipeline():
-        loader.collate_fn(next_index())
+    def ours_per_batch():
+        batch = next(single_batches)
+        optimizer.zero_grad()
+        loss = model.loss(model.forward_batch(batch), batch.y)
+        loss.backward()
+        optimizer.step()
 
     # The floor: the scores against a table of one row per item, and one
     # fused Adam step on the same shapes as ours: that table, the reserved
@@ -145,8 +179,9 @@ def train_benchmarks(train_set, num_items: int, batch_size: int,
             grad.t() @ x  # gradient of the weight
 
     check_dense_parity(dense_model, loader, next_index())
-    return {'ours': ours, 'floor': floor, 'dense': dense,
-            'pipeline': pipeline, 'gnn': gnn, 'gnn_gemms': gnn_gemms}
+    fns = {'ours': ours, 'floor': floor, 'dense': dense, 'gnn': gnn,
+           'gnn_gemms': gnn_gemms, 'ours_per_batch': ours_per_batch}
+    return fns, pipeline_ms
 
 
 def gnn_gemm_shapes(num_nodes: int, num_clicks: int, num_sessions: int,
@@ -227,9 +262,16 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed):
     torch.set_num_threads(threads)
     train_set = load_dataset(dataset, root, 'train')
     num_items = train_set.num_items
-    fns = train_benchmarks(train_set, num_items, batch_size, seed)
-    times = interleaved(fns, repeats=12 if quick else repeats,
-                        warmup=3 if quick else 10)
+    fns, pipeline_ms = train_benchmarks(train_set, num_items, batch_size,
+                                        seed)
+    # A round of ours pays exactly one gather of the loader.
+    steps = GATHER_BATCHES
+    rounds = 8 if quick else repeats
+    times = interleaved(fns, repeats=rounds, warmup=2 if quick else 5,
+                        steps=steps)
+    # The pipeline inside ours, per round like the rest.
+    times['pipeline'] = np.reshape(pipeline_ms[-rounds * steps:],
+                                   (rounds, steps)).mean(axis=1).tolist()
     med = {name: float(np.median(t)) for name, t in times.items()}
     out = {
         'ours_ms': round(med['ours'], 2),
@@ -244,6 +286,9 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed):
                 np.array(times['ours']) / np.array(times['floor']),
                 [25, 50, 75])
         ],
+        'per_batch_gather_ms': round(med['ours_per_batch'], 2),
+        'per_batch_gather_ratio': round(
+            med['ours_per_batch'] / med['floor'], 3),
         'dense_ratio_to_floor': round(med['dense'] / med['floor'], 3),
         'speedup_over_dense': round(med['dense'] / med['ours'], 3),
         'pipeline_share': round(med['pipeline'] / med['ours'], 4),
@@ -275,7 +320,8 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed):
         'latency_p99_ms': round(float(np.percentile(latency, 99)), 3),
         'setup': {'dataset': dataset, 'batch_size': batch_size,
                   'hidden_channels': 100, 'num_items': num_items,
-                  'repeats': repeats, 'threads': threads},
+                  'repeats': repeats, 'steps_per_round': steps,
+                  'threads': threads},
         'machine': machine(),
         'raw_ms': {name: [round(x, 3) for x in t]
                    for name, t in times.items()},
