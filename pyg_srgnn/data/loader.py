@@ -10,7 +10,6 @@ from torch_geometric.data import Batch
 from pyg_srgnn.data.sequences import Sequences
 from pyg_srgnn.data.session_graph import SessionGraphs
 
-
 # How many batches SessionLoader gathers at once by default.
 GATHER_BATCHES = 16
 
