@@ -93,6 +93,10 @@ class SessionLoader(torch.utils.data.DataLoader):
 
     def _gathered_iter(self) -> Iterator[Batch]:
         batches = iter(self.batch_sampler)
+        # PyTorch's iterator draws a seed for worker processes here; drawing
+        # it too keeps the shuffled order the same as DataLoader's for the
+        # same random state.
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         while True:
             chunk = list(itertools.islice(batches, self.gather_batches))
             if not chunk:

@@ -83,9 +83,28 @@ def test_session_loader_batches_do_not_depend_on_gathering(sample_root):
                  b.y.tolist()) for b in loader]
 
     one_by_one = batches(gather_batches=1)
-    assert len(one_by_one) == 25  # 1,200 samples, the last batch partial
+    assert len(one_by_one) == 25  # 1,205 samples, the last batch partial
     assert batches(gather_batches=7) == one_by_one
     assert batches() == one_by_one
+
+
+@pytest.mark.parametrize('seeded', [False, True])
+def test_session_loader_shuffles_like_data_loader(sample_root, seeded):
+    # The same random state gives the same batches as torch's DataLoader.
+    dataset = DigineticaSample(sample_root)
+    loader = SessionLoader(dataset)
+
+    def generator():
+        return torch.Generator().manual_seed(5) if seeded else None
+
+    torch.manual_seed(0)
+    expected = [loader.y[index].tolist() for index in torch.utils.data.
+                DataLoader(range(len(dataset)), batch_size=100, shuffle=True,
+                           generator=generator())]
+    torch.manual_seed(0)
+    ours = [batch.y.tolist() for batch in SessionLoader(
+        dataset, batch_size=100, shuffle=True, generator=generator())]
+    assert ours == expected
     with pytest.raises(ValueError, match="'gather_batches' must be at least "
                        "1 \\(got 0\\)"):
         SessionLoader(dataset, gather_batches=0)
