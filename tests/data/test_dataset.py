@@ -86,6 +86,9 @@ def test_session_loader_batches_do_not_depend_on_gathering(sample_root):
     assert len(one_by_one) == 25  # 1,205 samples, the last batch partial
     assert batches(gather_batches=7) == one_by_one
     assert batches() == one_by_one
+    # Worker processes collate one batch at a time through PyTorch's
+    # iterator.
+    assert batches(num_workers=1) == one_by_one
 
 
 @pytest.mark.parametrize('seeded', [False, True])
