@@ -36,7 +36,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.common import RESULTS_DIR, machine, use_shared_data, write_json
+from bench.common import (
+    RESULTS_DIR,
+    keep_freed_memory,
+    machine,
+    use_shared_data,
+    write_json,
+)
 from bench.dense_official import dense_batch, dense_forward, split_sessions
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
@@ -263,7 +269,14 @@ def session_latency(model: SRGNN, train_set, repeats: int, k: int):
 @click.option('--repeats', default=50, show_default=True)
 @click.option('--batch-size', default=100, show_default=True)
 @click.option('--seed', default=0, show_default=True)
-def main(quick, dataset, root, threads, repeats, batch_size, seed):
+@click.option('--keep-freed-memory', 'keep_freed', is_flag=True,
+              help='Have malloc keep freed memory (no page faults from '
+              're-allocating large tensors); writes '
+              'speed-keep-freed-memory.json.')
+def main(quick, dataset, root, threads, repeats, batch_size, seed,
+         keep_freed):
+    if keep_freed and not keep_freed_memory():
+        raise click.UsageError('--keep-freed-memory needs glibc')
     use_shared_data()
     torch.set_num_threads(threads)
     train_set = load_dataset(dataset, root, 'train')
@@ -325,12 +338,13 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed):
         'setup': {'dataset': dataset, 'batch_size': batch_size,
                   'hidden_channels': 100, 'num_items': num_items,
                   'repeats': repeats, 'steps_per_round': steps,
-                  'threads': threads},
+                  'threads': threads, 'keep_freed_memory': keep_freed},
         'machine': machine(),
         'raw_ms': {name: [round(x, 3) for x in t]
                    for name, t in times.items()},
     })
-    write_json(RESULTS_DIR / 'speed.json', out)
+    name = 'speed-keep-freed-memory.json' if keep_freed else 'speed.json'
+    write_json(RESULTS_DIR / name, out)
     print(json.dumps({k: v for k, v in out.items() if k != 'raw_ms'},
                      indent=2))
 

@@ -1,5 +1,10 @@
 import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -35,6 +40,17 @@ def test_speed_quick_runs(tmp_path):
                 'gnn_ms', 'gnn_gemms_ms'):
         assert out[key] > 0
     assert out['gemm_bound_ratio'] > 1
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
+                    reason='mallopt is a glibc function')
+def test_keep_freed_memory_takes_on_glibc():
+    # In a child process: the setting lasts for the whole process.
+    out = subprocess.run(
+        [sys.executable, '-c', 'from bench.common import keep_freed_memory; '
+         'print(keep_freed_memory())'], capture_output=True, text=True,
+        check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == 'True'
 
 
 def test_gnn_gemm_shapes_are_the_models_linear_maps():
