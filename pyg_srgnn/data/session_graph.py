@@ -154,7 +154,7 @@ class SessionGraphs:
         np.cumsum(join('num_edges'), out=self.ptr[1:, 2])
         num_nodes, num_clicks, num_edges = self.ptr[-1].tolist()
         # Where the blocks of nodes, clicks, edge sources and edge targets
-        # start in `values`.
+        # start in `values`, and where the last one ends.
         self.block = np.cumsum([0, num_nodes, num_clicks, num_edges,
                                 num_edges])
         self.values = np.empty(int(self.block[-1]), dtype=np.int32)
