@@ -53,6 +53,25 @@ def test_keep_freed_memory_takes_on_glibc():
     assert out.stdout.strip() == 'True'
 
 
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
+                    reason='bench.phases sets glibc malloc options')
+def test_phases_runs(tmp_path):
+    # In a child process, as it changes malloc's settings for good.
+    out = tmp_path / 'phases.json'
+    subprocess.run(
+        [sys.executable, '-m', 'bench.phases', '--dataset',
+         'diginetica-sample', '--root', str(tmp_path / 'data'), '--rounds',
+         '1', '--threads', '1', '--out', str(out)],
+        capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[1])
+    result = json.loads(out.read_text())
+    assert result['ours_ms']['total'] > result['ours_ms']['embedding'] > 0
+    assert result['floor_ms']['total'] > 0
+    assert set(result['extra_ms']) == {
+        'batch', 'embedding_forward', 'backward', 'step',
+        'scores_loss_zero_grad'}
+
+
 def test_gnn_gemm_shapes_are_the_models_linear_maps():
     # Every weight matrix of the session embedding, with the rows it maps in
     # a batch: the benchmark's GEMM bound must cover exactly these.
