@@ -56,8 +56,15 @@ def gather_positions(ptr: np.ndarray,
     O(number of sequences)."""
     index = np.asarray(index, dtype=np.int64)
     start = ptr[index]
-    lengths = ptr[index + 1] - start
-    out_ptr = np.zeros(len(index) + 1, dtype=np.int64)
+    return ragged_positions(start, ptr[index + 1] - start)
+
+
+def ragged_positions(start: np.ndarray,
+                     lengths: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    r"""Returns the positions :obj:`start[i] .. start[i] + lengths[i] - 1` of
+    every run :obj:`i`, concatenated in that order, and the offsets of the
+    runs in the result."""
+    out_ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out_ptr[1:])
     positions = np.repeat(start - out_ptr[:-1], lengths)
     positions += np.arange(out_ptr[-1])

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch_geometric.data import Batch
 from torch_geometric.utils import cumsum
 
-from pyg_srgnn.data.sequences import Sequences
+from pyg_srgnn.data.sequences import Sequences, ragged_positions
 
 EDGE_WEIGHTS = ('binary', 'count')
 
@@ -216,8 +216,10 @@ class SessionGraphs:
 
         start = self.ptr[index]  # [S, 3]: first node, click, edge
         lengths = self.ptr[index + 1] - start  # [S, 3]
-        node_ptr = np.zeros(num_sessions + 1, dtype=np.int64)
-        np.cumsum(lengths[:, 0], out=node_ptr[1:])
+        # The same offsets over the chosen sessions, in their order.
+        ptr = np.zeros((num_sessions + 1, 3), dtype=np.int64)
+        np.cumsum(lengths, axis=0, out=ptr[1:])
+        node_ptr = ptr[:, 0]
         # The first node of every session, counted from its batch's first.
         node_shift = node_ptr[:-1] - node_ptr[first]
 
@@ -238,26 +240,18 @@ class SessionGraphs:
         piece_length[slot] = lengths[:, kind].T.ravel()
         piece_shift[slot] = np.concatenate([np.zeros_like(node_shift)] +
                                            3 * [node_shift])
-        piece_end = np.cumsum(piece_length)
-        total = int(piece_end[-1]) if num_sessions > 0 else 0
-        positions = np.repeat(piece_start - piece_end + piece_length,
-                              piece_length)
-        positions += np.arange(total)
+        positions, piece_ptr = ragged_positions(piece_start, piece_length)
         flat = self.values[positions] + np.repeat(piece_shift, piece_length)
 
         # Where each batch's nodes, clicks and edges start in `flat`.
-        num_nodes, num_clicks = int(node_ptr[-1]), int(lengths[:, 1].sum())
+        num_nodes, num_clicks, _ = ptr[-1].tolist()
         num_edges = int(self.ptr[-1, 2])
-        click_ptr = np.zeros(num_sessions + 1, dtype=np.int64)
-        np.cumsum(lengths[:, 1], out=click_ptr[1:])
-        edge_ptr = np.zeros(num_sessions + 1, dtype=np.int64)
-        np.cumsum(lengths[:, 2], out=edge_ptr[1:])
         node_at = node_ptr[session_ptr].tolist()
-        click_at = (num_nodes + click_ptr[session_ptr]).tolist()
-        edge_at = (num_nodes + num_clicks + 2 * edge_ptr[session_ptr]).tolist()
+        click_at = (num_nodes + ptr[session_ptr, 1]).tolist()
+        edge_at = (num_nodes + num_clicks + 2 * ptr[session_ptr, 2]).tolist()
         # The last click of each session is the last of its click piece.
-        last = torch.from_numpy(flat[piece_end[num_sessions:2 * num_sessions] -
-                                     1])
+        last = torch.from_numpy(
+            flat[piece_ptr[num_sessions + 1:2 * num_sessions + 1] - 1])
         node_batch = torch.from_numpy(
             np.repeat(order - first, lengths[:, 0]))
         flat_t = torch.from_numpy(flat)
