@@ -32,7 +32,7 @@ from bench.common import (
     use_shared_data,
     write_json,
 )
-from bench.speed import endless
+from bench.speed import embed, endless, floor_tensors
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import GATHER_BATCHES
@@ -68,29 +68,15 @@ def main(dataset, root, threads, rounds, seed, out):
     model = SRGNN(num_items)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  weight_decay=1e-5, fused=True)
-    # The floor of bench/speed.py.
-    table = torch.nn.Parameter(model.embedding.weight.detach()[1:].clone())
-    others = [torch.nn.Parameter(torch.zeros(1, model.hidden_channels))]
-    others += [torch.nn.Parameter(torch.zeros_like(p))
-               for name, p in model.named_parameters()
-               if name != 'embedding.weight']
-    for p in others:
-        p.grad = torch.zeros_like(p)
-    floor_optimizer = torch.optim.Adam([table] + others, lr=1e-3,
-                                       weight_decay=1e-5, fused=True)
-    session = torch.randn(batch_size, model.hidden_channels,
-                          requires_grad=True)
+    table, session, floor_optimizer = floor_tensors(model, batch_size)
     gen = np.random.default_rng(seed)
 
     # Our step is SRGNN.forward spelled out, so that its phases can be
     # timed; check that it scores the same.
     batch = next(iter(SessionLoader(train_set, batch_size=batch_size)))
     with torch.no_grad():
-        spelled = _ItemScores.apply(
-            model.session_embedding(batch.x, batch.edge_index,
-                                    batch.alias_index, batch.last_index,
-                                    batch.batch, sparse_grad=True),
-            model.embedding.weight)
+        spelled = _ItemScores.apply(embed(model, batch),
+                                    model.embedding.weight)
         if not torch.equal(spelled, model.forward_batch(batch)):
             raise AssertionError('the spelled-out step differs from forward')
 
@@ -128,9 +114,7 @@ def main(dataset, root, threads, rounds, seed, out):
             optimizer.zero_grad()
             m.append(clock())
             weight = _Identity.apply(model.embedding.weight)
-            embedded = model.session_embedding(
-                batch.x, batch.edge_index, batch.alias_index,
-                batch.last_index, batch.batch, sparse_grad=True)
+            embedded = embed(model, batch)
             m.append(clock())
             scores = _ItemScores.apply(embedded, weight)
             m.append(clock())
@@ -151,9 +135,7 @@ def main(dataset, root, threads, rounds, seed, out):
     for round_ in range(max(rounds // 2, 1) + 3):
         for batch in stored:
             start = clock()
-            embedded = model.session_embedding(
-                batch.x, batch.edge_index, batch.alias_index,
-                batch.last_index, batch.batch, sparse_grad=True)
+            embedded = embed(model, batch)
             mid = clock()
             embedded.sum().backward()
             end = clock()

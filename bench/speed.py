@@ -74,6 +74,35 @@ def endless(loader: SessionLoader) -> Iterator:
         yield from loader
 
 
+def floor_tensors(model: SRGNN, batch_size: int):
+    r"""The floor's tensors: the scores are taken against a table of one row
+    per item, and one fused Adam step runs on the same shapes as ours: that
+    table, the reserved row 0 and a copy of every other parameter, the
+    latter with a constant zero gradient (Adam skips a tensor without one).
+    Returns the table, a session batch and the optimizer."""
+    table = torch.nn.Parameter(model.embedding.weight.detach()[1:].clone())
+    others = [torch.nn.Parameter(torch.zeros(1, model.hidden_channels))]
+    others += [
+        torch.nn.Parameter(torch.zeros_like(p))
+        for name, p in model.named_parameters() if name != 'embedding.weight'
+    ]
+    for p in others:
+        p.grad = torch.zeros_like(p)
+    optimizer = torch.optim.Adam([table] + others, lr=1e-3,
+                                 weight_decay=1e-5, fused=True)
+    session = torch.randn(batch_size, model.hidden_channels,
+                          requires_grad=True)
+    return table, session, optimizer
+
+
+def embed(model: SRGNN, batch) -> torch.Tensor:
+    r"""The session embedding of a batch, as :meth:`SRGNN.forward` takes it
+    (the item lookup with a sparse gradient)."""
+    return model.session_embedding(batch.x, batch.edge_index,
+                                   batch.alias_index, batch.last_index,
+                                   batch.batch, sparse_grad=True)
+
+
 def train_benchmarks(
     train_set,
     num_items: int,
@@ -122,22 +151,7 @@ def train_benchmarks(
         loss.backward()
         optimizer.step()
 
-    # The floor: the scores against a table of one row per item, and one
-    # fused Adam step on the same shapes as ours: that table, the reserved
-    # row 0 and a copy of every other parameter, the latter with a constant
-    # zero gradient (Adam skips a tensor without one).
-    table = torch.nn.Parameter(model.embedding.weight.detach()[1:].clone())
-    others = [torch.nn.Parameter(torch.zeros(1, model.hidden_channels))]
-    others += [
-        torch.nn.Parameter(torch.zeros_like(p))
-        for name, p in model.named_parameters() if name != 'embedding.weight'
-    ]
-    for p in others:
-        p.grad = torch.zeros_like(p)
-    floor_optimizer = torch.optim.Adam([table] + others, lr=1e-3,
-                                       weight_decay=1e-5, fused=True)
-    session = torch.randn(batch_size, model.hidden_channels,
-                          requires_grad=True)
+    table, session, floor_optimizer = floor_tensors(model, batch_size)
 
     def floor():
         target = torch.from_numpy(gen.integers(0, num_items, batch_size))
@@ -168,10 +182,7 @@ def train_benchmarks(
 
     def gnn():
         batch = next(gnn_batches)
-        session = gnn_model.session_embedding(
-            batch.x, batch.edge_index, batch.alias_index, batch.last_index,
-            batch.batch, sparse_grad=True)
-        session.sum().backward()
+        embed(gnn_model, batch).sum().backward()
         gnn_model.zero_grad()
 
     shapes = [gnn_gemm_shapes(batch.x.numel(), batch.alias_index.numel(),
