@@ -25,10 +25,12 @@ round of ours pays one whole gather:
 
     python -m bench.speed          # full run, writes bench/results/speed.json
     python -m bench.speed --quick  # < 60 s, prints one JSON line
+    python -m bench.speed --keep-freed-memory --out FILE  # result to FILE
 """
 import itertools
 import json
 import time
+from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
 
 import click
@@ -290,8 +292,12 @@ def session_latency(model: SRGNN, train_set, repeats: int, k: int):
               help='Have malloc keep freed memory (no page faults from '
               're-allocating large tensors); writes '
               'speed-keep-freed-memory.json.')
+@click.option('--out', 'out_path', default=None,
+              help='Result file of a full run (default: '
+              'bench/results/speed.json, or speed-keep-freed-memory.json '
+              'with --keep-freed-memory).')
 def main(quick, dataset, root, threads, repeats, batch_size, seed,
-         keep_freed):
+         keep_freed, out_path):
     if keep_freed and not keep_freed_memory():
         raise click.UsageError('--keep-freed-memory needs glibc')
     use_shared_data()
@@ -361,7 +367,7 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
                    for name, t in times.items()},
     })
     name = 'speed-keep-freed-memory.json' if keep_freed else 'speed.json'
-    write_json(RESULTS_DIR / name, out)
+    write_json(Path(out_path) if out_path else RESULTS_DIR / name, out)
     print(json.dumps({k: v for k, v in out.items() if k != 'raw_ms'},
                      indent=2))
 
