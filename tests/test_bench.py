@@ -37,9 +37,10 @@ def test_speed_quick_runs(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     for key in ('ours_ms', 'floor_ms', 'dense_ms', 'ratio_to_floor',
-                'gnn_ms', 'gnn_gemms_ms'):
+                'gnn_ms', 'gnn_gemms_ms', 'gemm_step_ms'):
         assert out[key] > 0
     assert out['gemm_bound_ratio'] > 1
+    assert out['gemm_step_ratio'] > 0
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
@@ -159,6 +160,12 @@ def test_collect_tables():
     assert '| its matrix products alone, same shapes | 1.80 ms | - |' in table
     assert 'Ours minus the floor: 4.00 ms.' in table
     assert 'would take 1.05x the floor' in table
+    assert 'only the unavoidable' not in table  # older files lack it
+
+    speed.update(gemm_step_ms=42.0, gemm_step_ratio=1.05)
+    table = speed_table(speed)
+    assert ('| training step, floor + drawing the batch + the GNN\'s matrix '
+            'products (only the unavoidable) | 42.0 ms | 1.05x |') in table
 
 
 def test_machine_names_the_commit():
