@@ -114,6 +114,9 @@ def main(case, steps):
     if case is not None:
         print(json.dumps(run_case(case, steps)))
         return
+    # Before the run: the commit of the code that runs, not of a later
+    # checkout.
+    started_on = machine()
     results = {}
     for name in ('load', 'train', 'synthetic'):
         proc = subprocess.run(
@@ -124,7 +127,7 @@ def main(case, steps):
         print(name, results[name], flush=True)
     results['synthetic']['under_8_gb'] = (
         results['synthetic']['peak_rss_mb'] < 8 * 1024)
-    results['machine'] = machine()
+    results['machine'] = started_on
     results['command'] = f'python -m bench.memory --steps {steps}'
     write_json(RESULTS_DIR / 'memory.json', results)
 

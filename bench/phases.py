@@ -58,6 +58,9 @@ def main(dataset, root, threads, rounds, seed, out):
         raise click.UsageError('bench.phases needs glibc (malloc settings)')
     use_shared_data()
     torch.set_num_threads(threads)
+    # Before the run: the commit of the code that runs, not of a later
+    # checkout.
+    started_on = machine()
     torch.manual_seed(seed)
     train_set = load_dataset(dataset, root, 'train')
     num_items, batch_size, steps = train_set.num_items, 100, GATHER_BATCHES
@@ -173,7 +176,7 @@ def main(dataset, root, threads, rounds, seed, out):
         'setup': {'dataset': dataset, 'batch_size': batch_size,
                   'rounds': rounds, 'steps_per_round': steps,
                   'threads': threads, 'keep_freed_memory': True},
-        'machine': machine(),
+        'machine': started_on,
     }
     write_json(Path(out), result)
     print(json.dumps(result, indent=2))

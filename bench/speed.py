@@ -333,6 +333,9 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
         raise click.UsageError('--keep-freed-memory needs glibc')
     use_shared_data()
     torch.set_num_threads(threads)
+    # Before the run: the commit of the code that runs, not of a later
+    # checkout.
+    started_on = machine()
     train_set = load_dataset(dataset, root, 'train')
     num_items = train_set.num_items
     fns, pipeline_ms = train_benchmarks(train_set, num_items, batch_size,
@@ -395,7 +398,7 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
                   'hidden_channels': 100, 'num_items': num_items,
                   'repeats': repeats, 'steps_per_round': steps,
                   'threads': threads, 'keep_freed_memory': keep_freed},
-        'machine': machine(),
+        'machine': started_on,
         'raw_ms': {name: [round(x, 3) for x in t]
                    for name, t in times.items()},
     })
