@@ -71,12 +71,15 @@ def peak_rss_mb() -> float:
 
 def git_commit() -> Optional[str]:
     r"""The commit of the code being run, with :obj:`+` if the working tree
-    differs from it; :obj:`None` outside a git checkout."""
+    differs from it outside :obj:`bench/results` (result files that earlier
+    runs wrote do not change the code); :obj:`None` outside a git
+    checkout."""
     try:
         run = functools.partial(subprocess.run, cwd=BENCH_DIR.parent,
                                 capture_output=True, text=True, check=True)
         commit = run(['git', 'rev-parse', '--short', 'HEAD']).stdout.strip()
-        dirty = run(['git', 'status', '--porcelain', '--untracked-files=no'])
+        dirty = run(['git', 'status', '--porcelain', '--untracked-files=no',
+                     '--', '.', ':(exclude)bench/results'])
         return commit + ('+' if dirty.stdout.strip() else '')
     except (OSError, subprocess.CalledProcessError):
         return None
