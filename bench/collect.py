@@ -168,6 +168,31 @@ def speed_table(speed: dict) -> str:
     return '\n'.join(lines)
 
 
+def speed_runs_table() -> str:
+    r"""One line per full run of bench.speed: the committed files and those
+    under :obj:`bench/results/speed-runs/`, freed memory kept or not."""
+    paths = [RESULTS_DIR / 'speed.json',
+             RESULTS_DIR / 'speed-keep-freed-memory.json']
+    paths += sorted((RESULTS_DIR / 'speed-runs').glob('*.json'))
+    lines = ['| file | commit | freed memory kept | ours | floor | ratio | '
+             'paired quartiles | floor + GEMMs in step |',
+             '|---|---|---|---|---|---|---|---|']
+    for path in paths:
+        if not path.is_file():
+            continue
+        run = json.loads(path.read_text())
+        paired = ' / '.join(f'{q:.2f}x'
+                            for q in run['paired_ratio_p25_p50_p75'])
+        bound = (f"{run['gemm_step_ratio']:.2f}x"
+                 if 'gemm_step_ratio' in run else '-')
+        kept = 'yes' if run['setup'].get('keep_freed_memory') else 'no'
+        lines.append(f"| {path.relative_to(RESULTS_DIR)} | "
+                     f"{run['machine']['commit']} | {kept} | "
+                     f"{run['ours_ms']:.1f} ms | {run['floor_ms']:.1f} ms | "
+                     f"{run['ratio_to_floor']:.2f}x | {paired} | {bound} |")
+    return '\n'.join(lines)
+
+
 def memory_table(memory: dict) -> str:
     lines = ['| case | samples | seconds | peak RSS |', '|---|---|---|---|']
     for name in ('load', 'train', 'synthetic'):
@@ -201,12 +226,18 @@ def main():
     if runs:
         sections.append('### Accuracy (test split, %)\n\n' +
                         accuracy_table(runs))
-    for name, render in (('speed', speed_table), ('memory', memory_table)):
+    for title, name, render in (
+            ('Speed', 'speed', speed_table),
+            ('Speed, freed memory kept', 'speed-keep-freed-memory',
+             speed_table),
+            ('Memory', 'memory', memory_table)):
         path = RESULTS_DIR / f'{name}.json'
         if path.is_file():
-            sections.append(f'### {name.capitalize()} '
-                            f'(`bench/results/{name}.json`)\n\n' +
+            sections.append(f'### {title} (`bench/results/{name}.json`)\n\n' +
                             render(json.loads(path.read_text())))
+        if name == 'speed-keep-freed-memory' and path.is_file():
+            sections.append('### Every full speed run\n\n' +
+                            speed_runs_table())
     full_runs = full_run_memory()
     if full_runs:
         sections.append('### Memory of whole accuracy runs (`run.json`, '

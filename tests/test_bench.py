@@ -196,3 +196,29 @@ def test_collect_memory_of_whole_runs(tmp_path, monkeypatch):
     table = collect.full_run_memory()
     assert '| diginetica-paper-seed1 | 10 | 3,000 | 1,234 MB |' in table
     assert 'seed2' not in table and 'seed0' not in table
+
+
+def test_collect_speed_runs_table(tmp_path, monkeypatch):
+    import bench.collect as collect
+
+    def write(path, keep_freed, **extra):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({
+            'ours_ms': 29.0, 'floor_ms': 25.0, 'ratio_to_floor': 1.16,
+            'paired_ratio_p25_p50_p75': [1.151, 1.16, 1.172],
+            'setup': {'keep_freed_memory': keep_freed} if keep_freed else {},
+            'machine': {'commit': 'abc1234'}, **extra}))
+
+    monkeypatch.setattr(collect, 'RESULTS_DIR', tmp_path)
+    write(tmp_path / 'speed.json', False)
+    write(tmp_path / 'speed-keep-freed-memory.json', True,
+          gemm_step_ratio=1.094)
+    write(tmp_path / 'speed-runs' / 'run1.json', False)
+    lines = collect.speed_runs_table().splitlines()
+    assert lines[2] == ('| speed.json | abc1234 | no | 29.0 ms | 25.0 ms | '
+                        '1.16x | 1.15x / 1.16x / 1.17x | - |')
+    assert lines[3].startswith('| speed-keep-freed-memory.json | abc1234 | '
+                               'yes |')
+    assert lines[3].endswith('| 1.09x |')  # floor + GEMMs in step
+    assert lines[4].startswith('| speed-runs/run1.json |')
+    assert len(lines) == 5
