@@ -33,9 +33,10 @@ round of ours pays one whole gather:
 """
 import itertools
 import json
+import resource
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import click
 import numpy as np
@@ -56,22 +57,38 @@ from pyg_srgnn.data.loader import GATHER_BATCHES
 from pyg_srgnn.nn import SRGNN
 
 
-def interleaved(fns: Dict[str, Callable[[], object]], repeats: int,
-                warmup: int, steps: int = 1) -> Dict[str, List[float]]:
+def interleaved(
+    fns: Dict[str, Callable[[], object]],
+    repeats: int,
+    warmup: int,
+    steps: int = 1,
+    faults: Optional[Dict[str, List[float]]] = None,
+) -> Dict[str, List[float]]:
     r"""Runs the functions in turn, :obj:`repeats` rounds after
     :obj:`warmup` rounds, each function :obj:`steps` times per round, so
     that a slow phase of a shared machine hits them all alike. Returns the
-    mean time of a call in every round, in milliseconds."""
+    mean time of a call in every round, in milliseconds. If given,
+    :obj:`faults` receives per function the mean number of page faults
+    (minor: memory the process touches for the first time or again after
+    returning it) of a call in every round, counted outside the timing."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
     for round_ in range(warmup + repeats):
         for name, fn in fns.items():
+            faults_before = minor_page_faults()
             start = time.perf_counter()
             for _ in range(steps):
                 fn()
+            end = time.perf_counter()
             if round_ >= warmup:
-                times[name].append(1000 * (time.perf_counter() - start) /
-                                   steps)
+                times[name].append(1000 * (end - start) / steps)
+                if faults is not None:
+                    faults.setdefault(name, []).append(
+                        (minor_page_faults() - faults_before) / steps)
     return times
+
+
+def minor_page_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def endless(loader: SessionLoader) -> Iterator:
@@ -343,8 +360,9 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
     # A round of ours pays exactly one gather of the loader.
     steps = GATHER_BATCHES
     rounds = 8 if quick else repeats
+    faults: Dict[str, List[float]] = {}
     times = interleaved(fns, repeats=rounds, warmup=2 if quick else 5,
-                        steps=steps)
+                        steps=steps, faults=faults)
     # The pipeline inside ours, per round like the rest.
     times['pipeline'] = np.reshape(pipeline_ms[-rounds * steps:],
                                    (rounds, steps)).mean(axis=1).tolist()
@@ -377,6 +395,13 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
             (med['floor'] + med['gnn_gemms']) / med['floor'], 3),
         'gemm_step_ms': round(med['gemm_step'], 2),
         'gemm_step_ratio': round(med['gemm_step'] / med['floor'], 3),
+        # What re-allocating large tensors costs each step: with the default
+        # malloc, freed memory returned to the system faults back in. A
+        # mean over the rounds: the faults come in bursts.
+        'page_faults_per_step': {
+            name: round(float(np.mean(faults[name])), 1)
+            for name in ('ours', 'floor', 'gemm_step')
+        },
     }
     if quick:
         print(json.dumps(out))

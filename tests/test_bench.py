@@ -41,6 +41,8 @@ def test_speed_quick_runs(tmp_path):
         assert out[key] > 0
     assert out['gemm_bound_ratio'] > 1
     assert out['gemm_step_ratio'] > 0
+    assert set(out['page_faults_per_step']) == {'ours', 'floor', 'gemm_step'}
+    assert all(count >= 0 for count in out['page_faults_per_step'].values())
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
