@@ -175,8 +175,9 @@ def speed_runs_table() -> str:
              RESULTS_DIR / 'speed-keep-freed-memory.json']
     paths += sorted((RESULTS_DIR / 'speed-runs').glob('*.json'))
     lines = ['| file | commit | freed memory kept | ours | floor | ratio | '
-             'paired quartiles | floor + GEMMs in step |',
-             '|---|---|---|---|---|---|---|---|']
+             'paired quartiles | floor + GEMMs in step | '
+             'page faults per step, ours / floor |',
+             '|---|---|---|---|---|---|---|---|---|']
     for path in paths:
         if not path.is_file():
             continue
@@ -185,11 +186,15 @@ def speed_runs_table() -> str:
                             for q in run['paired_ratio_p25_p50_p75'])
         bound = (f"{run['gemm_step_ratio']:.2f}x"
                  if 'gemm_step_ratio' in run else '-')
+        faults = run.get('page_faults_per_step')
+        faults = (f"{faults['ours']:,.0f} / {faults['floor']:,.0f}"
+                  if faults else '-')
         kept = 'yes' if run['setup'].get('keep_freed_memory') else 'no'
         lines.append(f"| {path.relative_to(RESULTS_DIR)} | "
                      f"{run['machine']['commit']} | {kept} | "
                      f"{run['ours_ms']:.1f} ms | {run['floor_ms']:.1f} ms | "
-                     f"{run['ratio_to_floor']:.2f}x | {paired} | {bound} |")
+                     f"{run['ratio_to_floor']:.2f}x | {paired} | {bound} | "
+                     f"{faults} |")
     return '\n'.join(lines)
 
 
