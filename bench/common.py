@@ -1,6 +1,4 @@
 """Shared helpers of the bench scripts: machine description, JSON output."""
-import ctypes
-import ctypes.util
 import functools
 import json
 import os
@@ -45,23 +43,6 @@ def machine() -> Dict[str, Any]:
         'pyg_srgnn': pyg_srgnn.__version__,
         'commit': git_commit(),
     }
-
-
-def keep_freed_memory() -> bool:
-    r"""Asks glibc's :obj:`malloc` to keep the memory this process frees
-    (no trimming of the heap, no separate mappings for large blocks), so
-    that a large tensor allocated every step reuses pages instead of
-    faulting fresh ones in. Returns whether the C library took both
-    settings (:obj:`False` off glibc)."""
-    name = ctypes.util.find_library('c')
-    if name is None:
-        return False
-    mallopt = getattr(ctypes.CDLL(name), 'mallopt', None)
-    if mallopt is None:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_trim_threshold, 1 << 30)
-                and mallopt(m_mmap_threshold, 1 << 30))
 
 
 def peak_rss_mb() -> float:

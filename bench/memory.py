@@ -3,7 +3,7 @@ fresh process so that peaks do not mix.
 
 - load: reading the processed Diginetica train and test splits;
 - train: a Diginetica training run (model, optimizer, shuffled loader,
-  --steps training steps);
+  --steps training steps; freed memory kept, as `pyg-srgnn fit` does);
 - synthetic: the same on synthetic data shaped like YOOCHOOSE 1/4 (5.9M
   training samples, 37,484 embedding rows, session lengths drawn from the
   YOOCHOOSE 1/64 split), processing included. Target: under 8 GB.
@@ -28,6 +28,7 @@ from bench.common import (
     use_shared_data,
     write_json,
 )
+from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import Samples, SessionDataset, load_dataset
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
@@ -68,6 +69,7 @@ class SyntheticYooChoose(SessionDataset):
 
 
 def train_steps(dataset, steps: int) -> None:
+    keep_freed_memory()  # as `pyg-srgnn fit` does by default
     torch.manual_seed(0)
     model = SRGNN(dataset.num_items)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,

@@ -45,12 +45,12 @@ import torch.nn.functional as F
 
 from bench.common import (
     RESULTS_DIR,
-    keep_freed_memory,
     machine,
     use_shared_data,
     write_json,
 )
 from bench.dense_official import dense_batch, dense_forward, split_sessions
+from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import GATHER_BATCHES

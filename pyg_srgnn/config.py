@@ -53,6 +53,10 @@ class FitConfig:
     num_threads: Optional[int] = option(
         None, "Torch CPU threads [default: torch's choice].")
     device: str = option('cpu', "Torch device, e.g. 'cpu' or 'cuda'.")
+    keep_freed_memory: bool = option(
+        True, "Have glibc's malloc keep freed memory, so that the large "
+        "buffers every step re-allocates are not faulted in again (see "
+        "pyg_srgnn.allocator); no effect off glibc.")
     run_dir: Optional[str] = option(
         None, 'Output directory [default: runs/DATASET-PROTOCOL-seedN-TIME].')
     progress: bool = option(True, 'Show a progress bar with loss and speed.')

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Optional
 import torch
 from tqdm.auto import tqdm
 
+from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.checkpoint import load_checkpoint, save_checkpoint
 from pyg_srgnn.config import FitConfig
 from pyg_srgnn.data.dataset import load_dataset
@@ -111,6 +112,8 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     """
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
+    if config.keep_freed_memory:
+        keep_freed_memory()
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
 

@@ -46,17 +46,6 @@ def test_speed_quick_runs(tmp_path):
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
-                    reason='mallopt is a glibc function')
-def test_keep_freed_memory_takes_on_glibc():
-    # In a child process: the setting lasts for the whole process.
-    out = subprocess.run(
-        [sys.executable, '-c', 'from bench.common import keep_freed_memory; '
-         'print(keep_freed_memory())'], capture_output=True, text=True,
-        check=True, cwd=Path(__file__).resolve().parents[1])
-    assert out.stdout.strip() == 'True'
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
                     reason='bench.phases sets glibc malloc options')
 def test_phases_runs(tmp_path):
     # In a child process, as it changes malloc's settings for good.
@@ -225,3 +214,25 @@ def test_collect_speed_runs_table(tmp_path, monkeypatch):
     assert lines[3].endswith('| 1.09x | 0 / 1,523 |')
     assert lines[4].startswith('| speed-runs/run1.json |')
     assert len(lines) == 5
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
+                    reason='the kept case sets glibc malloc options')
+def test_allocator_runs(tmp_path):
+    from bench import allocator
+
+    out = tmp_path / 'allocator.json'
+    result = CliRunner().invoke(allocator.main, [
+        '--dataset', 'diginetica-sample', '--root', str(tmp_path / 'data'),
+        '--threads', '1', '--rounds', '1', '--warmup', '2', '--steps', '3',
+        '--out', str(out)
+    ])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    assert set(saved['runs']) == {'default', 'keep_freed'}
+    for name in ('default', 'keep_freed'):
+        median = saved['median'][name]
+        assert median['ms_per_step'] > 0 and median['peak_rss_mb'] > 0
+        assert median['page_faults_per_step'] >= 0
+    assert saved['speedup'] > 0
+    assert saved['command'].startswith('python -m bench.allocator')

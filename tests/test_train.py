@@ -96,3 +96,15 @@ def test_config_from_dict():
     assert FitConfig.from_dict({'epochs': 3}).epochs == 3
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\]"):
         FitConfig.from_dict({'epoch': 3})
+
+
+@pytest.mark.parametrize('keep', [True, False])
+def test_fit_keeps_freed_memory_unless_told(tmp_path, monkeypatch, keep):
+    import pyg_srgnn.train
+
+    calls = []
+    monkeypatch.setattr(pyg_srgnn.train, 'keep_freed_memory',
+                        lambda: calls.append(True) or True)
+    fit(small_config(tmp_path, 'k', epochs=1, keep_freed_memory=keep),
+        log=lambda msg: None)
+    assert calls == ([True] if keep else [])
