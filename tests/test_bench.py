@@ -236,3 +236,22 @@ def test_allocator_runs(tmp_path):
         assert median['page_faults_per_step'] >= 0
     assert saved['speedup'] > 0
     assert saved['command'].startswith('python -m bench.allocator')
+
+
+def test_collect_allocator_table():
+    from bench.collect import allocator_table
+
+    allocator = {
+        'median': {
+            'default': {'ms_per_step': 33.41, 'page_faults_per_step': 4811.2,
+                        'peak_rss_mb': 712.3},
+            'keep_freed': {'ms_per_step': 29.02, 'page_faults_per_step': 0.1,
+                           'peak_rss_mb': 701.0},
+        },
+        'speedup': 1.151,
+        'setup': {'rounds': 4, 'steps': 300, 'warmup': 50},
+    }
+    table = allocator_table(allocator)
+    assert "| glibc's default | 33.41 | 4,811 | 712 MB |" in table
+    assert '| freed memory kept (fit) | 29.02 | 0 | 701 MB |' in table
+    assert 'makes a step 1.15x faster' in table
