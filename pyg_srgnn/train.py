@@ -109,6 +109,10 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     With :obj:`resume`, continues the run in :obj:`config.run_dir` from its
     :obj:`last.pt` (see :func:`resume`); with the same seed it ends where an
     uninterrupted run ends.
+
+    Unless :obj:`config.keep_freed_memory` is :obj:`False`, glibc's
+    :obj:`malloc` keeps the memory the process frees from then on (see
+    :func:`pyg_srgnn.allocator.keep_freed_memory`).
     """
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
