@@ -201,17 +201,15 @@ def test_collect_speed_runs_table(tmp_path, monkeypatch):
             'machine': {'commit': 'abc1234'}, **extra}))
 
     monkeypatch.setattr(collect, 'RESULTS_DIR', tmp_path)
-    write(tmp_path / 'speed.json', False)
-    write(tmp_path / 'speed-keep-freed-memory.json', True,
-          gemm_step_ratio=1.094,
+    write(tmp_path / 'speed-default-malloc.json', False)
+    write(tmp_path / 'speed.json', True, gemm_step_ratio=1.094,
           page_faults_per_step={'ours': 0.0, 'floor': 1523.4})
     write(tmp_path / 'speed-runs' / 'run1.json', False)
     lines = collect.speed_runs_table().splitlines()
-    assert lines[2] == ('| speed.json | abc1234 | no | 29.0 ms | 25.0 ms | '
-                        '1.16x | 1.15x / 1.16x / 1.17x | - | - |')
-    assert lines[3].startswith('| speed-keep-freed-memory.json | abc1234 | '
-                               'yes |')
-    assert lines[3].endswith('| 1.09x | 0 / 1,523 |')
+    assert lines[2].startswith('| speed.json | abc1234 | yes |')
+    assert lines[2].endswith('| 1.09x | 0 / 1,523 |')
+    assert lines[3] == ('| speed-default-malloc.json | abc1234 | no | 29.0 ms '
+                        '| 25.0 ms | 1.16x | 1.15x / 1.16x / 1.17x | - | - |')
     assert lines[4].startswith('| speed-runs/run1.json |')
     assert len(lines) == 5
 
