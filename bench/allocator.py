@@ -31,6 +31,7 @@ from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.train import train_step
 
 CASES = ('default', 'keep_freed')
 
@@ -49,18 +50,12 @@ def run_case(case: str, dataset: str, root: Optional[str], threads: int,
         train_set, batch_size=100, shuffle=True,
         generator=torch.Generator().manual_seed(0)))
 
-    def step():
-        batch = next(batches)
-        optimizer.zero_grad()
-        model.loss(model.forward_batch(batch), batch.y).backward()
-        optimizer.step()
-
     for _ in range(warmup):
-        step()
+        train_step(model, optimizer, next(batches))
     faults = minor_page_faults()
     start = time.perf_counter()
     for _ in range(steps):
-        step()
+        train_step(model, optimizer, next(batches))
     seconds = time.perf_counter() - start
     return {
         'ms_per_step': round(1000 * seconds / steps, 3),

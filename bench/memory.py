@@ -10,6 +10,7 @@ fresh process so that peaks do not mix.
 
     python -m bench.memory           # writes bench/results/memory.json
 """
+import itertools
 import json
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import Samples, SessionDataset, load_dataset
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
 from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.train import train_step
 
 YOOCHOOSE_1_4_SAMPLES = 5_917_745  # the official 1/4 split's training samples
 YOOCHOOSE_ITEMS = 37_483
@@ -74,12 +76,8 @@ def train_steps(dataset, steps: int) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  weight_decay=1e-5, fused=True)
     loader = SessionLoader(dataset, batch_size=100, shuffle=True)
-    for step, batch in enumerate(loader):
-        if step == steps:
-            break
-        optimizer.zero_grad()
-        model.loss(model.forward_batch(batch), batch.y).backward()
-        optimizer.step()
+    for batch in itertools.islice(loader, steps):
+        train_step(model, optimizer, batch)
 
 
 def run_case(case: str, steps: int) -> Dict[str, float]:

@@ -59,6 +59,7 @@ from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import GATHER_BATCHES
 from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.train import train_step
 
 
 def interleaved(
@@ -166,25 +167,21 @@ def train_benchmarks(
         start = time.perf_counter()
         batch = next(batches)
         pipeline_ms.append(1000 * (time.perf_counter() - start))
-        optimizer.zero_grad()
-        loss = model.loss(model.forward_batch(batch), batch.y)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch)
 
     def ours_per_batch():
-        batch = next(single_batches)
-        optimizer.zero_grad()
-        loss = model.loss(model.forward_batch(batch), batch.y)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, next(single_batches))
 
     table, session, floor_optimizer = floor_tensors(model, batch_size)
 
-    def floor():
+    def floor_scores_backward():
         target = torch.from_numpy(gen.integers(0, num_items, batch_size))
         table.grad = None
         loss = F.cross_entropy(session @ table.t(), target)
         loss.backward()
+
+    def floor():
+        floor_scores_backward()
         floor_optimizer.step()
 
     dense_model = SRGNN(num_items)
@@ -246,10 +243,7 @@ def train_benchmarks(
             model.hidden_channels)))
         for x, weight, _ in views:
             x @ weight.t()
-        target = torch.from_numpy(gen.integers(0, num_items, batch_size))
-        table.grad = None
-        loss = F.cross_entropy(session @ table.t(), target)
-        loss.backward()
+        floor_scores_backward()
         for x, weight, grad in views:
             grad @ weight
             grad.t() @ x

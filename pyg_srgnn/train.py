@@ -8,6 +8,7 @@ import warnings
 from typing import Any, Callable, Dict, Optional
 
 import torch
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from pyg_srgnn.allocator import keep_freed_memory
@@ -20,6 +21,16 @@ from pyg_srgnn.nn import SRGNN
 from pyg_srgnn.run_log import RunLog
 
 
+def train_step(model: SRGNN, optimizer: torch.optim.Optimizer,
+               batch) -> Tensor:
+    r"""One optimizer step on :obj:`batch`; returns its loss."""
+    optimizer.zero_grad()
+    loss = model.loss(model.forward_batch(batch), batch.y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 def train_epoch(model: SRGNN, loader: SessionLoader,
                 optimizer: torch.optim.Optimizer,
                 progress: Optional[tqdm] = None) -> float:
@@ -29,10 +40,7 @@ def train_epoch(model: SRGNN, loader: SessionLoader,
     total_loss = num_samples = 0
     for batch in loader:
         batch = batch.to(device)
-        optimizer.zero_grad()
-        loss = model.loss(model.forward_batch(batch), batch.y)
-        loss.backward()
-        optimizer.step()
+        loss = train_step(model, optimizer, batch)
         total_loss += float(loss.detach()) * batch.num_graphs
         num_samples += batch.num_graphs
         if progress is not None:
