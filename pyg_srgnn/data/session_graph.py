@@ -141,10 +141,10 @@ class SessionGraphs:
             for start in range(0, max(num_sessions, 1), chunk_size)
         ]
 
-        def join(key: str) -> np.ndarray:
+        def join(key: str, out: Optional[np.ndarray] = None) -> np.ndarray:
             # Dropping the parts as they are joined keeps the peak memory
             # near the size of the result.
-            return np.concatenate([part.pop(key) for part in parts])
+            return np.concatenate([part.pop(key) for part in parts], out=out)
 
         # Row i: the first node, click and edge of session i; the last row
         # holds the totals.
@@ -159,8 +159,7 @@ class SessionGraphs:
                                 num_edges])
         self.values = np.empty(int(self.block[-1]), dtype=np.int32)
         for i, key in enumerate(('x', 'alias', 'src', 'dst')):
-            np.concatenate([part.pop(key) for part in parts],
-                           out=self.values[self.block[i]:self.block[i + 1]])
+            join(key, out=self.values[self.block[i]:self.block[i + 1]])
         self.count = join('count') if edge_weight == 'count' else None
 
     def _build(self, sequences: Sequences) -> Dict[str, np.ndarray]:
