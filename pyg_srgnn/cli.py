@@ -78,7 +78,7 @@ def user_errors():
 
 # Options that may change when a run resumes: they do not alter its result.
 RESUME_OVERRIDES = {'progress', 'num_threads', 'device', 'eval_batch_size',
-                    'keep_freed_memory'}
+                    'keep_freed_memory', 'fused_kernel'}
 
 
 @main.command()

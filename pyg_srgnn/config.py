@@ -57,6 +57,11 @@ class FitConfig:
         True, "Have glibc's malloc keep freed memory, so that the large "
         "buffers every step re-allocates are not faulted in again (see "
         "pyg_srgnn.allocator); no effect off glibc.")
+    fused_kernel: bool = option(
+        True, "Run the session embedding as one compiled CPU kernel "
+        "(pyg_srgnn.nn.fused; same results, faster), built at first use with "
+        "a C++ compiler and ninja; the PyTorch modules run where it cannot "
+        "be built or does not apply.")
     run_dir: Optional[str] = option(
         None, 'Output directory [default: runs/DATASET-PROTOCOL-seedN-TIME].')
     progress: bool = option(True, 'Show a progress bar with loss and speed.')

@@ -17,7 +17,7 @@ from pyg_srgnn.config import FitConfig
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.metrics import RankingMetrics, target_rank
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.run_log import RunLog
 
 
@@ -105,6 +105,22 @@ def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
     }
 
 
+def prepare_fused_kernel(model: SRGNN) -> str:
+    r"""Builds or loads the fused kernel (:mod:`pyg_srgnn.nn.fused`) for
+    :obj:`model`, turns :obj:`model.fused` off if it cannot be built, and
+    returns a line for the log saying which path the steps take."""
+    if model.num_layers != 1 or not model.hybrid:
+        return ('Fused kernel: not used (it covers one propagation step with '
+                'the hybrid readout); the PyTorch modules run.')
+    start = time.perf_counter()
+    if fused.load_kernel() is None:
+        model.fused = False
+        return (f'Fused kernel: could not be built, the PyTorch modules run '
+                f'(same results, slower): {fused.kernel_error()}')
+    return (f'Fused kernel: ready in {time.perf_counter() - start:.1f} s '
+            f'(built once, then cached by PyTorch).')
+
+
 def fit(config: FitConfig, log: Callable[[str], None] = print,
         resume: bool = False) -> Dict[str, Any]:
     r"""Trains SR-GNN as :obj:`config` says and returns the final metrics.
@@ -155,7 +171,9 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                                       batch_size=config.eval_batch_size)
 
     model = SRGNN(num_items, config.hidden_channels, config.num_layers,
-                  config.hybrid).to(device)
+                  config.hybrid, fused=config.fused_kernel).to(device)
+    if config.fused_kernel and device.type == 'cpu':
+        log(prepare_fused_kernel(model))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay,
                                  fused=True)

@@ -108,3 +108,30 @@ def test_fit_keeps_freed_memory_unless_told(tmp_path, monkeypatch, keep):
     fit(small_config(tmp_path, 'k', epochs=1, keep_freed_memory=keep),
         log=lambda msg: None)
     assert calls == ([True] if keep else [])
+
+
+def test_fit_fused_kernel_trains_as_the_modules(tmp_path):
+    lines = []
+    fit(small_config(tmp_path, 'f', epochs=2), log=lines.append)
+    fit(small_config(tmp_path, 'm', epochs=2, fused_kernel=False),
+        log=lines.append)
+    assert sum(line.startswith('Fused kernel:') for line in lines) == 1
+    fused_log, modules_log = read_log(tmp_path / 'f'), read_log(tmp_path / 'm')
+    for fused_epoch, modules_epoch in zip(fused_log, modules_log):
+        assert fused_epoch['loss'] == pytest.approx(modules_epoch['loss'],
+                                                    rel=1e-5)
+
+
+def test_prepare_fused_kernel_turns_it_off_where_it_cannot_build(
+        monkeypatch):
+    from pyg_srgnn.nn import SRGNN, fused
+    from pyg_srgnn.train import prepare_fused_kernel
+
+    monkeypatch.setattr(fused, 'load_kernel', lambda: None)
+    monkeypatch.setattr(fused, 'kernel_error', lambda: 'OSError: no g++')
+    model = SRGNN(10, fused=True)
+    assert 'could not be built' in prepare_fused_kernel(model)
+    assert 'no g++' in prepare_fused_kernel(model)
+    assert not model.fused
+    deeper = SRGNN(10, num_layers=2, fused=True)
+    assert 'not used' in prepare_fused_kernel(deeper)

@@ -13,6 +13,7 @@ from pyg_srgnn.data.session_graph import (
     session_graph_batch,
     sessions_to_tensors,
 )
+from pyg_srgnn.nn import fused
 from pyg_srgnn.nn.session_readout import SessionReadout
 from pyg_srgnn.nn.srgnn_conv import SRGNNConv
 
@@ -100,9 +101,15 @@ class SRGNN(torch.nn.Module):
         hybrid (bool, optional): Combine global and last-click embeddings
             (:math:`\mathbf{s}_h`); else use the global one alone.
             (default: :obj:`True`)
+        fused (bool, optional): If set to :obj:`True`, the session embedding
+            runs as one compiled CPU kernel (:mod:`pyg_srgnn.nn.fused`,
+            built at first use) wherever it supports the architecture and
+            the inputs, with the same results; elsewhere, or if it cannot be
+            built, the modules run. (default: :obj:`False`)
     """
     def __init__(self, num_items: int, hidden_channels: int = 100,
-                 num_layers: int = 1, hybrid: bool = True):
+                 num_layers: int = 1, hybrid: bool = True,
+                 fused: bool = False):
         super().__init__()
         if num_items < 1:
             raise ValueError(f"'num_items' must be at least 1 "
@@ -111,6 +118,7 @@ class SRGNN(torch.nn.Module):
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
         self.hybrid = hybrid
+        self.fused = fused
 
         self.embedding = Embedding(num_items + 1, hidden_channels)
         self.conv = SRGNNConv(hidden_channels, num_layers)
@@ -146,6 +154,11 @@ class SRGNN(torch.nn.Module):
         more passes over the table).
         """
         x = F.embedding(x, self.embedding.weight, sparse=sparse_grad)
+        if self.fused:
+            out = fused.session_embedding(self, x, edge_index, alias_index,
+                                          last_index, batch, edge_weight)
+            if out is not None:
+                return out
         h = self.conv(x, edge_index, edge_weight)
         return self.readout(h, alias_index, last_index, batch)
 
