@@ -5,7 +5,11 @@ as many steps as our loader gathers batches at once (16), so that every
 round of ours pays one whole gather:
 
 - ours: whole training steps, drawing their batches from a shuffled
-  SessionLoader as training does (graph building included);
+  SessionLoader as training does (graph building included), the session
+  embedding running as the fused kernel (pyg_srgnn.nn.fused) as in
+  `pyg-srgnn fit`;
+- modules: the same steps with the session embedding running as the
+  PyTorch modules (SRGNNConv, SessionReadout): the fused kernel's gain;
 - floor: only the unavoidable work, i.e. the scoring matmul, cross-entropy
   forward and backward and one fused Adam step over as many parameters;
 - dense: the official per-batch pipeline (dense numpy adjacency per batch,
@@ -29,6 +33,8 @@ round of ours pays one whole gather:
 
 The whole process keeps freed memory, as `pyg-srgnn fit` does (see
 pyg_srgnn.allocator), unless --default-malloc leaves glibc's malloc as it is.
+With --no-fused-kernel, ours, gnn, evaluation and latency run the modules
+(as they do where the kernel cannot be built; the file records which ran).
 
     python -m bench.speed          # full run, writes bench/results/speed.json
     python -m bench.speed --quick  # < 60 s, prints one JSON line
@@ -58,7 +64,7 @@ from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import GATHER_BATCHES
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.train import train_step
 
 
@@ -136,9 +142,11 @@ def train_benchmarks(
     num_items: int,
     batch_size: int,
     seed: int,
+    fused: bool = True,
 ) -> Tuple[Dict[str, Callable[[], object]], List[float]]:
     r"""Returns the training-step functions to time, and the list to which
-    ours appends the milliseconds it spends drawing each batch."""
+    ours appends the milliseconds it spends drawing each batch. With
+    :obj:`fused`, ours and gnn run the fused kernel where it can be built."""
     torch.manual_seed(seed)
 
     def shuffled(**kwargs) -> SessionLoader:
@@ -156,7 +164,7 @@ def train_benchmarks(
     def next_index():
         return gen.integers(0, num_samples, batch_size).tolist()
 
-    model = SRGNN(num_items)
+    model = SRGNN(num_items, fused=fused)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  weight_decay=1e-5, fused=True)
     # The time ours spends drawing its batch, inside its steps (the caches
@@ -171,6 +179,15 @@ def train_benchmarks(
 
     def ours_per_batch():
         train_step(model, optimizer, next(single_batches))
+
+    modules_model = SRGNN(num_items)
+    modules_model.load_state_dict(model.state_dict())
+    modules_optimizer = torch.optim.Adam(modules_model.parameters(), lr=1e-3,
+                                         weight_decay=1e-5, fused=True)
+    modules_batches = endless(shuffled())
+
+    def modules():
+        train_step(modules_model, modules_optimizer, next(modules_batches))
 
     table, session, floor_optimizer = floor_tensors(model, batch_size)
 
@@ -200,7 +217,7 @@ def train_benchmarks(
         loss.backward()
         dense_optimizer.step()
 
-    gnn_model = SRGNN(num_items)
+    gnn_model = SRGNN(num_items, fused=fused)
     stored = [loader.collate_fn(next_index()) for _ in range(64)]
     gnn_batches = itertools.cycle(stored)
 
@@ -252,7 +269,7 @@ def train_benchmarks(
     check_dense_parity(dense_model, loader, next_index())
     fns = {'ours': ours, 'floor': floor, 'dense': dense, 'gnn': gnn,
            'gnn_gemms': gnn_gemms, 'ours_per_batch': ours_per_batch,
-           'gemm_step': gemm_step}
+           'gemm_step': gemm_step, 'modules': modules}
     return fns, pipeline_ms
 
 
@@ -338,12 +355,15 @@ def session_latency(model: SRGNN, train_set, repeats: int, k: int):
               help="Leave glibc's malloc as it is instead of keeping freed "
               'memory as pyg-srgnn fit does; writes '
               'speed-default-malloc.json.')
+@click.option('--no-fused-kernel', 'no_fused', is_flag=True,
+              help='Run the session embedding as the PyTorch modules in '
+              'ours, gnn, evaluation and latency.')
 @click.option('--out', 'out_path', default=None,
               help='Result file of a full run (default: '
               'bench/results/speed.json, or speed-default-malloc.json with '
               '--default-malloc).')
 def main(quick, dataset, root, threads, repeats, batch_size, seed,
-         default_malloc, out_path):
+         default_malloc, no_fused, out_path):
     # Off glibc nothing can be kept; the file records what was in effect.
     keep_freed = not default_malloc and keep_freed_memory()
     use_shared_data()
@@ -353,8 +373,10 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
     started_on = machine()
     train_set = load_dataset(dataset, root, 'train')
     num_items = train_set.num_items
+    # Built (or loaded) before anything is timed; None where it cannot be.
+    fused_kernel = not no_fused and fused.load_kernel() is not None
     fns, pipeline_ms = train_benchmarks(train_set, num_items, batch_size,
-                                        seed)
+                                        seed, fused_kernel)
     # A round of ours pays exactly one gather of the loader.
     steps = GATHER_BATCHES
     rounds = 8 if quick else repeats
@@ -378,6 +400,10 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
                 np.array(times['ours']) / np.array(times['floor']),
                 [25, 50, 75])
         ],
+        'fused_kernel': fused_kernel,
+        'modules_ms': round(med['modules'], 2),
+        'modules_ratio_to_floor': round(med['modules'] / med['floor'], 3),
+        'fused_speedup': round(med['modules'] / med['ours'], 3),
         'per_batch_gather_ms': round(med['ours_per_batch'], 2),
         'per_batch_gather_ratio': round(
             med['ours_per_batch'] / med['floor'], 3),
@@ -398,7 +424,7 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
         # mean over the rounds: the faults come in bursts.
         'page_faults_per_step': {
             name: round(float(np.mean(faults[name])), 1)
-            for name in ('ours', 'floor', 'gemm_step')
+            for name in ('ours', 'modules', 'floor', 'gemm_step')
         },
     }
     if quick:
@@ -406,7 +432,7 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
         return
 
     test_set = load_dataset(dataset, root, 'test')
-    model = SRGNN(num_items)
+    model = SRGNN(num_items, fused=fused_kernel)
     passes = [evaluation_pass(test_set, model, 500, 20) for _ in range(4)]
     eval_ours, eval_floor = np.median(passes[1:], axis=0)  # after warm-up
     latency = session_latency(model, train_set, repeats=200, k=20)
@@ -420,7 +446,8 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
         'setup': {'dataset': dataset, 'batch_size': batch_size,
                   'hidden_channels': 100, 'num_items': num_items,
                   'repeats': repeats, 'steps_per_round': steps,
-                  'threads': threads, 'keep_freed_memory': keep_freed},
+                  'threads': threads, 'keep_freed_memory': keep_freed,
+                  'fused_kernel': fused_kernel},
         'machine': started_on,
         'raw_ms': {name: [round(x, 3) for x in t]
                    for name, t in times.items()},

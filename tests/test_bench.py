@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from bench import speed
 from bench.dense_official import dense_batch, dense_forward
 from pyg_srgnn.data import session_graph_batch
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.nn import SRGNN, fused
 
 
 def test_dense_official_pipeline_scores_like_ours():
@@ -37,11 +37,15 @@ def test_speed_quick_runs(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     for key in ('ours_ms', 'floor_ms', 'dense_ms', 'ratio_to_floor',
-                'gnn_ms', 'gnn_gemms_ms', 'gemm_step_ms'):
+                'gnn_ms', 'gnn_gemms_ms', 'gemm_step_ms', 'modules_ms',
+                'modules_ratio_to_floor', 'fused_speedup'):
         assert out[key] > 0
+    # Fused wherever the kernel builds (see tests/nn/test_fused.py).
+    assert out['fused_kernel'] == (fused.load_kernel() is not None)
     assert out['gemm_bound_ratio'] > 1
     assert out['gemm_step_ratio'] > 0
-    assert set(out['page_faults_per_step']) == {'ours', 'floor', 'gemm_step'}
+    assert set(out['page_faults_per_step']) == {'ours', 'modules', 'floor',
+                                                'gemm_step'}
     assert all(count >= 0 for count in out['page_faults_per_step'].values())
 
 
