@@ -1,5 +1,6 @@
 """Allocator benchmark: whole training steps as `pyg-srgnn fit` runs them
-(shuffled SessionLoader, forward, backward, fused Adam) with glibc's default
+(shuffled SessionLoader, the fused kernel where it builds, forward,
+backward, fused Adam) with glibc's default
 malloc and with freed memory kept (`pyg_srgnn.allocator.keep_freed_memory`,
 what fit does unless told --no-keep-freed-memory). The malloc setting lasts
 for a whole process, so each case runs in a fresh process: after --warmup
@@ -30,7 +31,7 @@ from bench.speed import endless, minor_page_faults
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.train import train_step
 
 CASES = ('default', 'keep_freed')
@@ -43,7 +44,7 @@ def run_case(case: str, dataset: str, root: Optional[str], threads: int,
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     train_set = load_dataset(dataset, root, 'train')
-    model = SRGNN(train_set.num_items)
+    model = SRGNN(train_set.num_items, fused=True)  # as fit
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  weight_decay=1e-5, fused=True)
     batches = endless(SessionLoader(
@@ -90,6 +91,8 @@ def main(dataset, root, threads, rounds, warmup, steps, case, out_path):
     # Before the run: the commit of the code that runs, not of a later
     # checkout.
     started_on = machine()
+    # Built here if need be, so that the cases load it from the cache.
+    fused_kernel = fused.load_kernel() is not None
     runs: Dict[str, List[dict]] = {name: [] for name in CASES}
     for _ in range(rounds):
         for name in CASES:
@@ -110,7 +113,8 @@ def main(dataset, root, threads, rounds, warmup, steps, case, out_path):
                          median['keep_freed']['ms_per_step'], 3),
         'runs': runs,
         'setup': {'dataset': dataset, 'batch_size': 100, 'rounds': rounds,
-                  'warmup': warmup, 'steps': steps, 'threads': threads},
+                  'warmup': warmup, 'steps': steps, 'threads': threads,
+                  'fused_kernel': fused_kernel},
         'machine': started_on,
         'command': 'python -m bench.allocator ' + ' '.join(sys.argv[1:]),
     }

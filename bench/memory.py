@@ -3,7 +3,8 @@ fresh process so that peaks do not mix.
 
 - load: reading the processed Diginetica train and test splits;
 - train: a Diginetica training run (model, optimizer, shuffled loader,
-  --steps training steps; freed memory kept, as `pyg-srgnn fit` does);
+  --steps training steps; freed memory kept and the fused kernel where it
+  builds, as `pyg-srgnn fit` does);
 - synthetic: the same on synthetic data shaped like YOOCHOOSE 1/4 (5.9M
   training samples, 37,484 embedding rows, session lengths drawn from the
   YOOCHOOSE 1/64 split), processing included. Target: under 8 GB.
@@ -33,7 +34,7 @@ from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import Samples, SessionDataset, load_dataset
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.train import train_step
 
 YOOCHOOSE_1_4_SAMPLES = 5_917_745  # the official 1/4 split's training samples
@@ -72,7 +73,7 @@ class SyntheticYooChoose(SessionDataset):
 
 def train_steps(dataset, steps: int) -> None:
     torch.manual_seed(0)
-    model = SRGNN(dataset.num_items)
+    model = SRGNN(dataset.num_items, fused=True)  # as fit
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  weight_decay=1e-5, fused=True)
     loader = SessionLoader(dataset, batch_size=100, shuffle=True)
@@ -120,7 +121,8 @@ def main(case, steps):
     # Before the run: the commit of the code that runs, not of a later
     # checkout.
     started_on = machine()
-    results = {}
+    # Built here if need be, so that the cases load it from the cache.
+    results = {'fused_kernel': fused.load_kernel() is not None}
     for name in ('load', 'train', 'synthetic'):
         proc = subprocess.run(
             [sys.executable, '-m', 'bench.memory', '--case', name,

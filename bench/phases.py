@@ -1,6 +1,7 @@
 """Where our training step's extra time over the floor goes, phase by phase,
 on Diginetica shapes (as bench/speed.py), 2 threads, freed memory kept by
-malloc so that neither side pays page faults:
+malloc so that neither side pays page faults, the session embedding
+running as the fused kernel where it builds, as in `pyg-srgnn fit`:
 
 - each phase of our step (drawing the batch, zero_grad, session embedding,
   scores, loss, backward, optimizer step) and of the floor step, timed
@@ -36,7 +37,7 @@ from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import GATHER_BATCHES
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.nn.srgnn import _Identity, _ItemScores
 
 
@@ -68,7 +69,9 @@ def main(dataset, root, threads, rounds, seed, out):
     loader = SessionLoader(train_set, batch_size=batch_size, shuffle=True,
                            generator=torch.Generator().manual_seed(seed))
     batches = endless(loader)
-    model = SRGNN(num_items)
+    # The session embedding as fit runs it: the fused kernel where it builds.
+    fused_kernel = fused.load_kernel() is not None
+    model = SRGNN(num_items, fused=fused_kernel)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
                                  weight_decay=1e-5, fused=True)
     table, session, floor_optimizer = floor_tensors(model, batch_size)
@@ -175,7 +178,8 @@ def main(dataset, root, threads, rounds, seed, out):
         'ratio_of_medians': round(ours['total'] / floor['total'], 3),
         'setup': {'dataset': dataset, 'batch_size': batch_size,
                   'rounds': rounds, 'steps_per_round': steps,
-                  'threads': threads, 'keep_freed_memory': True},
+                  'threads': threads, 'keep_freed_memory': True,
+                  'fused_kernel': fused_kernel},
         'machine': started_on,
     }
     write_json(Path(out), result)
