@@ -156,11 +156,25 @@ def test_collect_tables():
     assert 'Ours minus the floor: 4.00 ms.' in table
     assert 'would take 1.05x the floor' in table
     assert 'only the unavoidable' not in table  # older files lack it
+    assert 'PyTorch modules' not in table  # files before the fused kernel
+    assert 'Our step over the floor: 1.100x.' in table
 
     speed.update(gemm_step_ms=42.0, gemm_step_ratio=1.05)
     table = speed_table(speed)
     assert ('| training step, floor + drawing the batch + the GNN\'s matrix '
             'products (only the unavoidable) | 42.0 ms | 1.05x |') in table
+
+    speed.update(modules_ms=46.0, modules_ratio_to_floor=1.15,
+                 fused_speedup=1.045, setup={'threads': 2, 'repeats': 50,
+                                             'fused_kernel': True})
+    table = speed_table(speed)
+    assert ('| training step, ours (data + graphs included; fused kernel, '
+            'as fit) | 44.0 ms | 1.10x |') in table
+    assert ('| training step, ours with the PyTorch modules | 46.0 ms | '
+            '1.15x |') in table
+    assert ('Our step over the floor: 1.100x; with the PyTorch modules '
+            '1.150x in the same run, so the fused kernel makes the step '
+            '1.045x faster.') in table
 
 
 def test_machine_names_the_commit():
@@ -201,19 +215,22 @@ def test_collect_speed_runs_table(tmp_path, monkeypatch):
         path.write_text(json.dumps({
             'ours_ms': 29.0, 'floor_ms': 25.0, 'ratio_to_floor': 1.16,
             'paired_ratio_p25_p50_p75': [1.151, 1.16, 1.172],
-            'setup': {'keep_freed_memory': keep_freed} if keep_freed else {},
+            'setup': ({'keep_freed_memory': True, 'fused_kernel': True}
+                      if keep_freed else {}),
             'machine': {'commit': 'abc1234'}, **extra}))
 
     monkeypatch.setattr(collect, 'RESULTS_DIR', tmp_path)
     write(tmp_path / 'speed-default-malloc.json', False)
     write(tmp_path / 'speed.json', True, gemm_step_ratio=1.094,
-          page_faults_per_step={'ours': 0.0, 'floor': 1523.4})
+          page_faults_per_step={'ours': 0.0, 'floor': 1523.4},
+          modules_ratio_to_floor=1.182)
     write(tmp_path / 'speed-runs' / 'run1.json', False)
     lines = collect.speed_runs_table().splitlines()
-    assert lines[2].startswith('| speed.json | abc1234 | yes |')
-    assert lines[2].endswith('| 1.09x | 0 / 1,523 |')
-    assert lines[3] == ('| speed-default-malloc.json | abc1234 | no | 29.0 ms '
-                        '| 25.0 ms | 1.16x | 1.15x / 1.16x / 1.17x | - | - |')
+    assert lines[2].startswith('| speed.json | abc1234 | yes | fused kernel |')
+    assert lines[2].endswith('| 1.182x | 1.09x | 0 / 1,523 |')
+    assert lines[3] == ('| speed-default-malloc.json | abc1234 | no | modules '
+                        '| 29.0 ms | 25.0 ms | 1.160x | 1.15x / 1.16x / 1.17x '
+                        '| - | - | - |')
     assert lines[4].startswith('| speed-runs/run1.json |')
     assert len(lines) == 5
 
