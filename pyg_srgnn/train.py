@@ -105,20 +105,24 @@ def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
     }
 
 
-def prepare_fused_kernel(model: SRGNN) -> str:
+def prepare_fused_kernel(model: SRGNN,
+                         log: Callable[[str], None] = print) -> None:
     r"""Builds or loads the fused kernel (:mod:`pyg_srgnn.nn.fused`) for
     :obj:`model`, turns :obj:`model.fused` off if it cannot be built, and
-    returns a line for the log saying which path the steps take."""
+    logs which path the training steps take."""
     if model.num_layers != 1 or not model.hybrid:
-        return ('Fused kernel: not used (it covers one propagation step with '
-                'the hybrid readout); the PyTorch modules run.')
+        log('Fused kernel: not used (it covers one propagation step with '
+            'the hybrid readout); the PyTorch modules run.')
+        return
+    log('Fused kernel: loading (the first run on a machine compiles it, '
+        'about 25 s) ...')
     start = time.perf_counter()
     if fused.load_kernel() is None:
         model.fused = False
-        return (f'Fused kernel: could not be built, the PyTorch modules run '
-                f'(same results, slower): {fused.kernel_error()}')
-    return (f'Fused kernel: ready in {time.perf_counter() - start:.1f} s '
-            f'(built once, then cached by PyTorch).')
+        log(f'Fused kernel: could not be built, the PyTorch modules run '
+            f'(same results, slower): {fused.kernel_error()}')
+        return
+    log(f'Fused kernel: ready in {time.perf_counter() - start:.1f} s.')
 
 
 def fit(config: FitConfig, log: Callable[[str], None] = print,
@@ -173,7 +177,7 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     model = SRGNN(num_items, config.hidden_channels, config.num_layers,
                   config.hybrid, fused=config.fused_kernel).to(device)
     if config.fused_kernel and device.type == 'cpu':
-        log(prepare_fused_kernel(model))
+        prepare_fused_kernel(model, log)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay,
                                  fused=True)
