@@ -79,9 +79,16 @@ ChannelGraph channel_graph(const Tensor& edge_index,
   const int64_t* dst = src + num_edges;
   const auto long_options = index.options();
 
+  for (int64_t k = 0; k < 2 * num_edges; ++k) {
+    TORCH_CHECK(src[k] >= 0 && src[k] < num_nodes, "edge_index holds node ",
+                src[k], ", but there are ", num_nodes, " nodes");
+  }
+
   // Weight sums into and out of every node.
   std::vector<scalar_t> weight(num_edges, scalar_t(1));
   if (edge_weight.defined()) {
+    TORCH_CHECK(edge_weight.numel() == num_edges, "edge_weight has ",
+                edge_weight.numel(), " entries for ", num_edges, " edges");
     const auto w = edge_weight.contiguous();
     std::copy(w.data_ptr<scalar_t>(), w.data_ptr<scalar_t>() + num_edges,
               weight.begin());
@@ -223,6 +230,14 @@ std::vector<Tensor> forward_impl(
   auto att = at::addmm(click_bias, click, click_weight.t());  // [C, d]
   auto alpha = at::empty({num_clicks}, options);
   const auto click_batch = batch.index_select(0, alias_index);
+  {
+    const int64_t* session = click_batch.data_ptr<int64_t>();
+    for (int64_t c = 0; c < num_clicks; ++c) {
+      TORCH_CHECK(session[c] >= 0 && session[c] < num_sessions,
+                  "batch puts a clicked node in session ", session[c],
+                  ", but last_index has ", num_sessions, " sessions");
+    }
+  }
   auto session_ptr = at::empty({num_sessions + 1}, edge_index.options());
   auto session_clicks = at::empty({num_clicks}, edge_index.options());
   group_by(click_batch.data_ptr<int64_t>(), num_clicks, num_sessions,

@@ -75,20 +75,23 @@ def kernel_error() -> Optional[str]:
     return _error
 
 
-def supports(model, x: Tensor, edge_index: Adj,
-             edge_weight: OptTensor) -> bool:
+def supports(model, x: Tensor, edge_index: Adj, edge_weight: OptTensor,
+             alias_index: Tensor, last_index: Tensor, batch: Tensor) -> bool:
     r"""Whether the kernel computes :obj:`model`'s session embedding for these
     inputs: the default architecture (one propagation step, the hybrid
-    readout, biases), float CPU tensors, an :obj:`edge_index` tensor, edge
-    weights without gradients, and no hooks or explainer on the layers the
-    kernel replaces."""
+    readout, biases), float CPU tensors, an :obj:`edge_index` tensor and
+    :obj:`long` index tensors, edge weights without gradients, and no hooks
+    or explainer on the layers the kernel replaces."""
     conv, readout = model.conv, model.readout
+    indices = (alias_index, last_index, batch)
     return (conv.num_layers == 1 and readout.lin_hybrid is not None
             and conv.bias_in is not None and conv.lin_in.bias is not None
             and x.device.type == 'cpu'
             and x.dtype in (torch.float32, torch.float64)
             and isinstance(edge_index, Tensor) and not edge_index.is_sparse
             and edge_index.dtype == torch.long
+            and all(index.dtype == torch.long and index.device.type == 'cpu'
+                    for index in indices)
             and (edge_weight is None
                  or (edge_weight.dtype == x.dtype
                      and not edge_weight.requires_grad))
@@ -142,7 +145,8 @@ def session_embedding(model, x: Tensor, edge_index: Tensor,
     kernel, or :obj:`None` if the kernel cannot be built (with one warning
     per process) or does not support these inputs (see :func:`supports`).
     :obj:`x` holds the node features, the looked-up item embeddings."""
-    if not supports(model, x, edge_index, edge_weight):
+    if not supports(model, x, edge_index, edge_weight, alias_index,
+                    last_index, batch):
         return None
     global _warned
     if load_kernel() is None:

@@ -121,7 +121,8 @@ def test_fused_training_batch_of_the_sample(kernel, tmp_path):
 
 
 @pytest.mark.parametrize('change', [
-    'num_layers', 'hybrid', 'sparse', 'edge_weight_grad', 'hook', 'float16'
+    'num_layers', 'hybrid', 'sparse', 'edge_weight_grad', 'hook', 'float16',
+    'int32'
 ])
 def test_fused_falls_back_to_modules(kernel, change):
     torch.manual_seed(0)
@@ -143,10 +144,16 @@ def test_fused_falls_back_to_modules(kernel, change):
         edge_weight = edge_weight.clone().requires_grad_()
     if change == 'hook':
         model.conv.register_forward_hook(lambda *args: None)
+    indices = (data.alias_index, data.last_index, data.batch)
     if change == 'float16':  # the lookup would give float16 features
-        assert not fused.supports(model, x.half(), edge_index, edge_weight)
+        assert not fused.supports(model, x.half(), edge_index, edge_weight,
+                                  *indices)
         return
-    assert not fused.supports(model, x, edge_index, edge_weight)
+    if change == 'int32':
+        int32 = [index.int() for index in indices]
+        assert not fused.supports(model, x, edge_index, edge_weight, *int32)
+        return
+    assert not fused.supports(model, x, edge_index, edge_weight, *indices)
 
     calls = []
     model.conv.register_forward_pre_hook(lambda *args: calls.append(True))
@@ -186,3 +193,19 @@ def test_build_flags_select_pytorch_vector_types(monkeypatch):
     capability, flags = fused.build_flags()
     assert capability == 'DEFAULT'
     assert not any(flag.startswith('-DCPU_CAPABILITY') for flag in flags)
+
+
+@pytest.mark.parametrize('field, match', [
+    ('edge_index', 'edge_index holds node 40, but there are'),
+    ('batch', 'batch puts a clicked node in session 6, but last_index has 6'),
+])
+def test_fused_bad_indices_raise_clear_errors(kernel, field, match):
+    model = SRGNN(10, hidden_channels=8, fused=True)
+    data = batch_of(SESSIONS)
+    inputs = {'edge_index': data.edge_index.clone(),
+              'batch': data.batch.clone()}
+    inputs[field][-1] = 40 if field == 'edge_index' else 6
+    with pytest.raises(RuntimeError, match=match):
+        model.session_embedding(data.x, inputs['edge_index'],
+                                data.alias_index, data.last_index,
+                                inputs['batch'])
