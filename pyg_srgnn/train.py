@@ -110,7 +110,7 @@ def prepare_fused_kernel(model: SRGNN,
     r"""Builds or loads the fused kernel (:mod:`pyg_srgnn.nn.fused`) for
     :obj:`model`, turns :obj:`model.fused` off if it cannot be built, and
     logs which path the training steps take."""
-    if model.num_layers != 1 or not model.hybrid:
+    if not fused.covers(model):
         log('Fused kernel: not used (it covers one propagation step with '
             'the hybrid readout); the PyTorch modules run.')
         return

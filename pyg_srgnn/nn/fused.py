@@ -75,18 +75,24 @@ def kernel_error() -> Optional[str]:
     return _error
 
 
+def covers(model) -> bool:
+    r"""Whether the kernel computes :obj:`model`'s architecture: one
+    propagation step, the hybrid readout, biases."""
+    conv, readout = model.conv, model.readout
+    return (conv.num_layers == 1 and readout.lin_hybrid is not None
+            and conv.bias_in is not None and conv.lin_in.bias is not None)
+
+
 def supports(model, x: Tensor, edge_index: Adj, edge_weight: OptTensor,
              alias_index: Tensor, last_index: Tensor, batch: Tensor) -> bool:
     r"""Whether the kernel computes :obj:`model`'s session embedding for these
-    inputs: the default architecture (one propagation step, the hybrid
-    readout, biases), float CPU tensors, an :obj:`edge_index` tensor and
-    :obj:`long` index tensors, edge weights without gradients, and no hooks
-    or explainer on the layers the kernel replaces."""
+    inputs: an architecture it :func:`covers`, float CPU tensors, an
+    :obj:`edge_index` tensor and :obj:`long` index tensors, edge weights
+    without gradients, and no hooks or explainer on the layers the kernel
+    replaces."""
     conv, readout = model.conv, model.readout
     indices = (alias_index, last_index, batch)
-    return (conv.num_layers == 1 and readout.lin_hybrid is not None
-            and conv.bias_in is not None and conv.lin_in.bias is not None
-            and x.device.type == 'cpu'
+    return (covers(model) and x.device.type == 'cpu'
             and x.dtype in (torch.float32, torch.float64)
             and isinstance(edge_index, Tensor) and not edge_index.is_sparse
             and edge_index.dtype == torch.long
