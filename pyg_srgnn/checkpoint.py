@@ -29,10 +29,14 @@ def load_checkpoint(path: str, map_location='cpu') -> Dict[str, Any]:
         raise FileNotFoundError(f"No checkpoint at '{path}'")
     try:
         checkpoint = torch.load(path, map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-        raise ValueError(f"'{path}' is not a pyg-srgnn checkpoint that can "
-                         f"be loaded safely ({type(e).__name__}: {first})"
+    except Exception as e:  # torch.load's errors vary with the damage
+        if isinstance(e, pickle.UnpicklingError) and (
+                'Unsupported global' in str(e)):
+            raise ValueError(f"'{path}' is not a pyg-srgnn checkpoint that "
+                             f"can be loaded safely (it holds objects other "
+                             f"than tensors and plain containers)") from None
+        raise ValueError(f"'{path}' is not a pyg-srgnn checkpoint, or it is "
+                         f"damaged or truncated ({type(e).__name__})"
                          ) from None
     missing = [key for key in REQUIRED_KEYS
                if not isinstance(checkpoint, dict) or key not in checkpoint]

@@ -127,13 +127,16 @@ def fit(ctx, config_file, resume_dir, **options):
             result = run_fit(config, log=click.echo)
 
     k = config.ks[-1]
-    test = result['test']
     label = ('best over epochs on test, paper protocol'
              if config.protocol == 'paper' else
              f"test at the best validation epoch {result['best_epoch']}")
-    click.echo(f"HR@{k} {100 * test[f'HR@{k}']:.2f}  "
-               f"MRR@{k} {100 * test[f'MRR@{k}']:.2f}  ({label}; "
-               f"written to {result['run_dir']})")
+    rows = [('SR-GNN', result['test'], label),
+            ('POP', result['pop']['test'],
+             f'the {k} most popular training items, same test samples')]
+    for name, metrics, what in rows:
+        click.echo(f"{name:<7}HR@{k} {100 * metrics[f'HR@{k}']:5.2f}  "
+                   f"MRR@{k} {100 * metrics[f'MRR@{k}']:5.2f}  ({what})")
+    click.echo(f"written to {result['run_dir']}")
 
 
 @main.command()

@@ -13,11 +13,12 @@ from tqdm.auto import tqdm
 
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.checkpoint import load_checkpoint, save_checkpoint
-from pyg_srgnn.config import FitConfig
+from pyg_srgnn.config import DATASET_SETTINGS, FitConfig, dataset_settings
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.metrics import RankingMetrics, target_rank
 from pyg_srgnn.nn import SRGNN, fused
+from pyg_srgnn.popularity import evaluate_popularity, item_popularity
 from pyg_srgnn.run_log import RunLog
 
 
@@ -81,6 +82,16 @@ def default_run_dir(config: FitConfig) -> str:
                     f'seed{config.seed}-{stamp}')
 
 
+def make_run_dir(run_dir: str) -> None:
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"Cannot create the run directory '{run_dir}' "
+                         f"({e.strerror})") from None
+    if not os.access(run_dir, os.W_OK):
+        raise ValueError(f"Cannot write to the run directory '{run_dir}'")
+
+
 def write_json(path: str, obj: Any) -> None:
     with open(path, 'w') as f:
         json.dump(obj, f, indent=2)
@@ -100,8 +111,8 @@ def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
         'item_labels': list(train_set.item_labels),
         # How often each item is a training target: the popularity fallback
         # of `Recommender`.
-        'item_popularity': torch.bincount(train_set.sample_tensors()[2],
-                                          minlength=model.num_items + 1),
+        'item_popularity': item_popularity(train_set.sample_tensors()[2],
+                                           model.num_items),
     }
 
 
@@ -110,19 +121,58 @@ def prepare_fused_kernel(model: SRGNN,
     r"""Builds or loads the fused kernel (:mod:`pyg_srgnn.nn.fused`) for
     :obj:`model`, turns :obj:`model.fused` off if it cannot be built, and
     logs which path the training steps take."""
-    if not fused.covers(model):
-        log('Fused kernel: not used (it covers one propagation step with '
-            'the hybrid readout); the PyTorch modules run.')
+    if not model.fused:
+        log('Session embedding: the PyTorch modules (the fused kernel is '
+            'off).')
         return
-    log('Fused kernel: loading (the first run on a machine compiles it, '
-        'about 25 s) ...')
+    if not fused.covers(model):
+        model.fused = False
+        log('Session embedding: the PyTorch modules (the fused kernel '
+            'covers one propagation step with the hybrid readout).')
+        return
+    if not fused.is_built():
+        log('Session embedding: compiling the fused kernel, once per '
+            'machine (about 25 s) ...')
     start = time.perf_counter()
     if fused.load_kernel() is None:
         model.fused = False
-        log(f'Fused kernel: could not be built, the PyTorch modules run '
-            f'(same results, slower): {fused.kernel_error()}')
+        log(f'Session embedding: the PyTorch modules (same results, slower); '
+            f'the fused kernel could not be built: {fused.kernel_error()}')
         return
-    log(f'Fused kernel: ready in {time.perf_counter() - start:.1f} s.')
+    log(f'Session embedding: the fused kernel (ready in '
+        f'{time.perf_counter() - start:.1f} s).')
+
+
+def settings_line(config: FitConfig) -> str:
+    r"""The training settings of a run, in one line, saying where a data set
+    has its own defaults (:data:`pyg_srgnn.config.DATASET_SETTINGS`)."""
+    line = (f'settings: batch size {config.batch_size}, Adam lr '
+            f'{config.lr:g}, L2 {config.weight_decay:g}, StepLR '
+            f'{config.lr_step} / {config.lr_gamma:g}, d = '
+            f'{config.hidden_channels}, {config.num_layers} step(s), up to '
+            f'{config.epochs} epochs, patience {config.patience}')
+    own = DATASET_SETTINGS.get(config.dataset, {})
+    if own:
+        paper = dataset_settings('paper')
+        names = {'batch_size': 'batch size', 'lr_step': 'StepLR step'}
+        line += (f"; {config.dataset}'s own defaults, chosen on its "
+                 f"validation split: "
+                 + ', '.join(f'{names.get(name, name)} {value} (the '
+                             f"paper's {paper[name]})"
+                             for name, value in own.items()))
+    return line
+
+
+def torch_device(name: str) -> torch.device:
+    r"""The device called :obj:`name`, checked to exist on this machine."""
+    device = torch.device(name)
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        raise ValueError(f"Device '{name}' is not available on this machine "
+                         f"({reason}); use --device cpu") from None
+    return device
 
 
 def fit(config: FitConfig, log: Callable[[str], None] = print,
@@ -142,12 +192,15 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     :obj:`malloc` keeps the memory the process frees from then on (see
     :func:`pyg_srgnn.allocator.keep_freed_memory`).
     """
+    device = torch_device(config.device)
+    run_dir = config.run_dir or default_run_dir(config)
+    if not resume:
+        make_run_dir(run_dir)
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     if config.keep_freed_memory:
         keep_freed_memory()
     torch.manual_seed(config.seed)
-    device = torch.device(config.device)
 
     train_set = load_dataset(config.dataset, config.root, 'train')
     test_set = load_dataset(config.dataset, config.root, 'test')
@@ -174,9 +227,15 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                                       config.edge_weight,
                                       batch_size=config.eval_batch_size)
 
+    log(f'{config.dataset}: {len(train_loader.index):,} training samples, '
+        f'{len(select_loader.index):,} {select_name} samples, '
+        f'{num_items:,} items; protocol {config.protocol}; run dir '
+        f'{run_dir}')
+    log(settings_line(config))
+
     model = SRGNN(num_items, config.hidden_channels, config.num_layers,
                   config.hybrid, fused=config.fused_kernel).to(device)
-    if config.fused_kernel and device.type == 'cpu':
+    if device.type == 'cpu':
         prepare_fused_kernel(model, log)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay,
@@ -184,7 +243,6 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step,
                                                 config.lr_gamma)
 
-    run_dir = config.run_dir or default_run_dir(config)
     last_path = osp.join(run_dir, 'last.pt')
     best_path = osp.join(run_dir, 'checkpoint.pt')
     # paper: the best of each metric; clean: the metrics of the best epoch.
@@ -199,13 +257,8 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         state = last['state']
         log(f'resuming {run_dir} after epoch {state["epoch"]}')
     else:
-        os.makedirs(run_dir, exist_ok=True)
         write_json(osp.join(run_dir, 'config.json'), config.to_dict())
     run_log = RunLog(run_dir, keep_epochs=state['epoch'])
-    log(f'{config.dataset}: {len(train_loader.index):,} training samples, '
-        f'{len(select_loader.index):,} {select_name} samples, '
-        f'{num_items:,} items; protocol {config.protocol}; run dir '
-        f'{run_dir}')
 
     official_keys = (f'HR@{config.ks[-1]}', f'MRR@{config.ks[-1]}')
     stopped = state['bad_epochs'] >= config.patience
@@ -280,6 +333,12 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             'valid': state['best'],
             'best_epoch': state['best_epoch'][config.monitor],
         }
+    # POP on the samples the model trained on, beside the model's metrics.
+    popularity = item_popularity(train_loader.y, num_items)
+    result['pop'] = {name: evaluate_popularity(popularity, loader.y,
+                                               config.ks)
+                     for name, loader in (('test', test_loader),
+                                          (select_name, select_loader))}
     result.update(epochs_run=state['epoch'], num_items=num_items,
                   run_dir=run_dir)
     write_json(osp.join(run_dir, 'metrics.json'), result)
@@ -292,8 +351,14 @@ def load_run_config(run_dir: str) -> FitConfig:
     if not osp.isfile(path):
         raise FileNotFoundError(f"'{run_dir}' is not a run directory (no "
                                 f"config.json)")
-    with open(path) as f:
-        values = json.load(f)
+    try:
+        with open(path, encoding='utf-8') as f:
+            values = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a valid config.json ({e}); the run "
+                         f"cannot be resumed") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a JSON object of options")
     return FitConfig.from_dict({**values, 'run_dir': run_dir}, source=path)
 
 

@@ -1,3 +1,4 @@
+import json
 from dataclasses import fields
 
 from click.testing import CliRunner
@@ -25,9 +26,12 @@ def test_fit(tmp_path):
                  '8', '--no-progress', '-k', '5', '-k', '20')
     assert result.exit_code == 0, result.output
     assert 'epoch   2' in result.output
-    last = result.output.strip().splitlines()[-1]
-    assert last.startswith('HR@20 ') and 'MRR@20 ' in last
-    assert (tmp_path / 'run' / 'metrics.json').is_file()
+    *_, model, pop, written = result.output.strip().splitlines()
+    assert model.startswith('SR-GNN HR@20 ') and 'MRR@20 ' in model
+    assert pop.startswith('POP    HR@20 ') and 'most popular' in pop
+    assert written == f"written to {tmp_path / 'run'}"
+    metrics = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
+    assert f"HR@20 {100 * metrics['pop']['test']['HR@20']:5.2f}" in pop
 
 
 def test_fit_paper_protocol(tmp_path):
@@ -35,7 +39,7 @@ def test_fit_paper_protocol(tmp_path):
                  str(tmp_path / 'run'), '--epochs', '1', '--hidden-channels',
                  '8', '--no-progress', '--protocol', 'paper')
     assert result.exit_code == 0, result.output
-    assert 'paper protocol' in result.output.splitlines()[-1]
+    assert 'paper protocol' in result.output.splitlines()[-3]
 
 
 def test_bad_options():

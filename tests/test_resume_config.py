@@ -29,8 +29,8 @@ KILLED_RUN = textwrap.dedent('''
 
     SRGNN.loss = staticmethod(loss_then_die)
     fit(FitConfig(root=sys.argv[1], run_dir=sys.argv[2], hidden_channels=8,
-                  epochs=5, progress=False, protocol=sys.argv[3],
-                  num_threads=1),
+                  epochs=5, batch_size=100, progress=False,
+                  protocol=sys.argv[3], num_threads=1),
         log=lambda msg: None)
 ''')
 
@@ -39,8 +39,8 @@ def small(tmp_path, run, protocol):
     # One thread in both processes: the same float summation order, so the
     # losses match to the last bit.
     return FitConfig(root=str(tmp_path / 'data'), run_dir=str(tmp_path / run),
-                     hidden_channels=8, epochs=5, progress=False,
-                     protocol=protocol, num_threads=1)
+                     hidden_channels=8, epochs=5, batch_size=100,
+                     progress=False, protocol=protocol, num_threads=1)
 
 
 @pytest.mark.parametrize('protocol', ['clean', 'paper'])
@@ -104,7 +104,7 @@ def test_config_file_precedence(tmp_path):
     assert saved['epochs'] == 2  # from the file
     assert saved['hidden_channels'] == 8
     assert saved['seed'] == 4  # the command line wins
-    assert saved['batch_size'] == 100  # the default
+    assert saved['batch_size'] == 50  # the sample's default
 
 
 def test_yaml_config(tmp_path):

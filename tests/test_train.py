@@ -4,12 +4,17 @@ import pytest
 import torch
 
 from pyg_srgnn.config import FitConfig
+from pyg_srgnn.popularity import (
+    evaluate_popularity,
+    item_popularity,
+    popularity_rank,
+)
 from pyg_srgnn.train import fit, split_by_session
 
 
 def small_config(tmp_path, name, **kwargs):
     defaults = dict(root=str(tmp_path / 'data'), run_dir=str(tmp_path / name),
-                    hidden_channels=16, epochs=4, progress=False)
+                    hidden_channels=16, epochs=4, lr_step=3, progress=False)
     defaults.update(kwargs)
     return FitConfig(**defaults)
 
@@ -65,6 +70,42 @@ def test_fit_paper_protocol(tmp_path):
         assert log[epoch - 1]['test'][key] == max(values)
 
 
+def test_dataset_settings():
+    # The shipped sample has its own batch size and StepLR step; any other
+    # data set, or a value given explicitly, keeps the paper's.
+    sample = FitConfig()
+    assert (sample.batch_size, sample.lr_step) == (50, 10)
+    paper = FitConfig(dataset='diginetica')
+    assert (paper.batch_size, paper.lr_step) == (100, 3)
+    assert FitConfig(batch_size=100).batch_size == 100
+    assert FitConfig(batch_size=100).lr_step == 10
+    resolved = FitConfig.from_dict(FitConfig().to_dict())
+    assert resolved == sample
+
+
+def test_default_fit_beats_popularity(tmp_path):
+    # What `pyg-srgnn fit` runs with no options: on the sample, the model
+    # must clearly learn, far beyond recommending the most popular items.
+    lines = []
+    result = fit(FitConfig(root=str(tmp_path / 'data'), progress=False,
+                           run_dir=str(tmp_path / 'run')), log=lines.append)
+    assert result['test']['HR@20'] >= 3 * result['pop']['test']['HR@20']
+    assert result['test']['MRR@20'] >= 3 * result['pop']['test']['MRR@20']
+    assert "diginetica-sample's own defaults" in lines[1]
+    assert 'batch size 50 (the paper\'s 100)' in lines[1]
+
+
+def test_popularity_metrics():
+    popularity = torch.tensor([0, 5, 9, 5, 0])  # items 1..4
+    # POP's list: item 2, then 1 and 3 (tied, lower id first), then 4.
+    assert popularity_rank(popularity).tolist() == [2, 1, 3, 4]
+    out = evaluate_popularity(popularity, torch.tensor([2, 3, 4]), ks=[2])
+    assert out['HR@2'] == pytest.approx(1 / 3)
+    assert out['MRR@2'] == pytest.approx(1 / 3)
+    assert item_popularity(torch.tensor([1, 2, 2]), 3).tolist() == [0, 1, 2,
+                                                                    0]
+
+
 def test_early_stopping(tmp_path):
     # With a learning rate of zero nothing ever improves after epoch 1.
     result = fit(small_config(tmp_path, 's', lr=1e-12, patience=2,
@@ -115,9 +156,14 @@ def test_fit_fused_kernel_trains_as_the_modules(tmp_path):
     fit(small_config(tmp_path, 'f', epochs=2), log=lines.append)
     fit(small_config(tmp_path, 'm', epochs=2, fused_kernel=False),
         log=lines.append)
-    assert [line.split(' ')[2] for line in lines
-            if line.startswith('Fused kernel:')] in (
-                [['loading', 'ready'], ['loading', 'could']])
+    paths = [line for line in lines if line.startswith('Session embedding:')]
+    assert len(paths) == 2
+    assert paths[0].startswith(('Session embedding: the fused kernel (ready',
+                                'Session embedding: the PyTorch modules '
+                                '(same results, slower); the fused kernel '
+                                'could not be built'))
+    assert paths[1] == ('Session embedding: the PyTorch modules (the fused '
+                        'kernel is off).')
     fused_log, modules_log = read_log(tmp_path / 'f'), read_log(tmp_path / 'm')
     for fused_epoch, modules_epoch in zip(fused_log, modules_log):
         assert fused_epoch['loss'] == pytest.approx(modules_epoch['loss'],
@@ -134,8 +180,42 @@ def test_prepare_fused_kernel_turns_it_off_where_it_cannot_build(
     lines = []
     model = SRGNN(10, fused=True)
     prepare_fused_kernel(model, lines.append)
-    assert 'could not be built' in lines[-1] and 'no g++' in lines[-1]
+    assert lines[-1].startswith('Session embedding: the PyTorch modules')
+    assert lines[-1].endswith('could not be built: OSError: no g++')
     assert not model.fused
     deeper = SRGNN(10, num_layers=2, fused=True)
     prepare_fused_kernel(deeper, lines.append)
-    assert 'not used' in lines[-1]
+    assert 'covers one propagation step' in lines[-1]
+    assert not deeper.fused
+
+
+def test_prepare_fused_kernel_says_when_it_compiles(monkeypatch):
+    from pyg_srgnn.nn import SRGNN, fused
+    from pyg_srgnn.train import prepare_fused_kernel
+
+    monkeypatch.setattr(fused, 'load_kernel', lambda: object())
+    for built, compiling in ((True, False), (False, True)):
+        monkeypatch.setattr(fused, 'is_built', lambda built=built: built)
+        lines = []
+        prepare_fused_kernel(SRGNN(10, fused=True), lines.append)
+        assert ('compiling' in lines[0]) == compiling
+        assert lines[-1].startswith('Session embedding: the fused kernel')
+
+
+def test_fused_build_failure_is_one_line():
+    from pyg_srgnn.nn import fused
+
+    # What torch.utils.cpp_extension raises when the compiler is missing.
+    log = ("RuntimeError: Error building extension 'x': [1/2] /no/g++ -MMD "
+           "-MF x.o.d -c x.cpp -o x.o\nFAILED: [code=127] x.o\n/no/g++ "
+           "-MMD -MF x.o.d -c x.cpp -o x.o\n/bin/sh: 1: /no/g++: not found\n"
+           "ninja: build stopped: subcommand failed.")
+    assert fused.build_failure(log) == '/bin/sh: 1: /no/g++: not found'
+    compile_error = ("RuntimeError: Error building extension 'x': [1/2] g++ "
+                     "-c x.cpp\nx.cpp:3:10: fatal error: omp.h: No such file "
+                     "or directory\ncompilation terminated.")
+    assert fused.build_failure(compile_error) == (
+        'x.cpp:3:10: fatal error: omp.h: No such file or directory')
+    assert fused.build_failure('RuntimeError: Ninja is required to load C++ '
+                               'extensions') == (
+        'RuntimeError: Ninja is required to load C++ extensions')

@@ -284,6 +284,26 @@ def open_text(path: PathLike) -> TextIO:
     return open(path, encoding='utf-8-sig', newline='')
 
 
+def decode_text(data: bytes, name: str) -> str:
+    r"""Decodes the bytes of a text file named :obj:`name`; a file that is
+    not UTF-8 text raises a :class:`ValueError` naming the line and byte
+    that are not, a binary file one that says so."""
+    try:
+        text = data.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b'\n') + 1
+        column = e.start - (data.rfind(b'\n', 0, e.start) + 1) + 1
+        raise ValueError(f"{name}: line {line} is not UTF-8 text (byte "
+                         f"{data[e.start]:#04x} at column {column})"
+                         ) from None
+    nul = text.find('\x00')
+    if nul >= 0:
+        line = text.count('\n', 0, nul) + 1
+        raise ValueError(f"{name}: a binary file, not text (a NUL byte on "
+                         f"line {line})")
+    return text
+
+
 @contextlib.contextmanager
 def decoding_errors(path: PathLike) -> Iterator[None]:
     r"""Turns the errors of a truncated gzip file or of bytes that are not

@@ -12,6 +12,8 @@ provides the latter) and cached by PyTorch, so later processes load it at
 once. Where it cannot be built, :class:`SRGNN` warns once and uses the
 modules.
 """
+import logging
+import re
 import warnings
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -34,6 +36,7 @@ CAPABILITY_FLAGS = {
 
 _kernel = None
 _error: Optional[str] = None
+_build_log: Optional[str] = None
 _warned = False
 
 
@@ -51,28 +54,83 @@ def build_flags() -> Tuple[str, List[str]]:
     return capability, flags
 
 
+def extension_name() -> str:
+    return f'pyg_srgnn_session_embedding_{build_flags()[0].lower()}'
+
+
+def is_built() -> bool:
+    r"""Whether PyTorch's extension cache holds a build of the kernel as
+    recent as its source, so that :func:`load_kernel` loads it at once
+    instead of compiling it."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+        build_dir = _get_build_directory(extension_name(), verbose=False)
+        library = Path(build_dir) / f'{extension_name()}.so'
+        return library.stat().st_mtime >= SOURCE.stat().st_mtime
+    except (ImportError, OSError):
+        return False
+
+
 def load_kernel(verbose: bool = False):
     r"""Returns the compiled kernel, building it on the first call of the
     process (about 25 seconds the first time on a machine, then loaded from
     PyTorch's extension cache), or :obj:`None` if it cannot be built; then
-    :func:`kernel_error` says why."""
-    global _kernel, _error
+    :func:`kernel_error` says why in one line and :func:`kernel_build_log`
+    gives the whole compiler output. With :obj:`verbose`, the build prints
+    its commands and PyTorch's warnings as it goes."""
+    global _kernel, _error, _build_log
     if _kernel is None and _error is None:
+        # PyTorch logs a long warning block when the compiler is missing or
+        # unusual; the one-line reason below says what matters.
+        logger = logging.getLogger('torch.utils.cpp_extension')
+        level = logger.level
+        if not verbose:
+            logger.setLevel(logging.ERROR)
         try:
             from torch.utils.cpp_extension import load
-            capability, flags = build_flags()
-            _kernel = load(
-                name=f'pyg_srgnn_session_embedding_{capability.lower()}',
-                sources=[str(SOURCE)], extra_cflags=flags,
-                extra_ldflags=['-fopenmp'], verbose=verbose)
+            _, flags = build_flags()
+            with warnings.catch_warnings():
+                if not verbose:
+                    warnings.simplefilter('ignore')
+                _kernel = load(name=extension_name(), sources=[str(SOURCE)],
+                               extra_cflags=flags, extra_ldflags=['-fopenmp'],
+                               verbose=verbose)
         except Exception as error:  # no compiler, no ninja, a failed build
-            _error = f'{type(error).__name__}: {error}'.strip()
+            _build_log = f'{type(error).__name__}: {error}'.strip()
+            _error = build_failure(_build_log)
+        finally:
+            logger.setLevel(level)
     return _kernel
 
 
+# Lines of a failed build that are commands or ninja's bookkeeping, not the
+# reason.
+_NOISE = re.compile(
+    r'^(\[\d+/\d+\]|FAILED:|ninja: build stopped)|\s-c\s|\s-MMD\s')
+_REASON = re.compile(r'error|not found|no such file|cannot|required',
+                     re.IGNORECASE)
+
+
+def build_failure(text: str) -> str:
+    r"""The one line of a failed build's output that says why it failed: the
+    first compiler or shell error, else the first line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else 'unknown error'
+    reasons = [line for line in lines[1:]
+               if _REASON.search(line) and not _NOISE.search(line)]
+    if reasons:
+        return reasons[0]
+    return first if len(first) <= 300 else first[:297] + '...'
+
+
 def kernel_error() -> Optional[str]:
-    r"""Why the kernel could not be built, or :obj:`None`."""
+    r"""Why the kernel could not be built, in one line, or :obj:`None`."""
     return _error
+
+
+def kernel_build_log() -> Optional[str]:
+    r"""The whole output of the failed build, or :obj:`None`."""
+    return _build_log
 
 
 def covers(model) -> bool:
@@ -158,12 +216,9 @@ def session_embedding(model, x: Tensor, edge_index: Tensor,
     if load_kernel() is None:
         if not _warned:
             _warned = True
-            warnings.warn(f"The fused SR-GNN kernel could not be built, so "
-                          f"the PyTorch modules run instead (same results, "
-                          f"slower). A C++ compiler and ninja are needed "
-                          f"('pip install pyg-srgnn[fused]' installs "
-                          f"ninja). The error was: {kernel_error()}",
-                          stacklevel=3)
+            warnings.warn(f"The fused SR-GNN kernel could not be built "
+                          f"({kernel_error()}); the PyTorch modules run "
+                          f"instead (same results, slower)", stacklevel=3)
         return None
     return SessionEmbedding.apply(x, edge_index, edge_weight, alias_index,
                                   last_index, batch, *parameters(model))
