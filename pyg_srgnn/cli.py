@@ -6,7 +6,7 @@ import re
 import typing
 import warnings
 from dataclasses import MISSING, fields
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Optional
 
 import click
 from click.core import ParameterSource
@@ -69,8 +69,12 @@ def user_errors():
         warnings.simplefilter('always')
         try:
             yield
-        except (ValueError, FileNotFoundError) as e:
+        except ValueError as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:  # a missing, unreadable or unwritable file
+            where = f"{e.filename}: " if e.filename else ''
+            raise click.ClickException(
+                f"{where}{e.strerror or e}") from None
         finally:
             for warning in caught:
                 click.echo(f'Warning: {warning.message}', err=True)
@@ -257,50 +261,124 @@ def preprocess(files, root, format_, protocol, test_days, fraction,
                                          fraction and int(fraction), reader,
                                          on_error)
         out = {'train': train.statistics(),
-               'test': SessionLogDataset(root, 'test').statistics()}
+               'test': train.split_dataset('test').statistics()}
     echo_statistics(f'{format_} ({protocol})', out, as_json)
 
 
-def parse_session(text: str) -> list:
-    r"""Item ids of one session, separated by commas and/or whitespace."""
-    return [item for item in re.split(r'[,\s]+', text.strip()) if item]
+# One item id: quoted as in CSV ("a b", "say ""hi""") or a run of
+# characters other than separators and quotes.
+ITEM_TOKEN = re.compile(r'"((?:[^"]|"")*)"|([^,\s"]+)')
+SEPARATORS = re.compile(r'[,\s]*')
+
+
+def parse_session(text: str, name: str = 'session') -> List[str]:
+    r"""Item ids of one session, separated by commas and/or whitespace; an id
+    that holds a separator or a quote is written in double quotes, with
+    quotes inside doubled, as :func:`format_item` writes it."""
+    items: List[str] = []
+    position = SEPARATORS.match(text).end()
+    while position < len(text):
+        match = ITEM_TOKEN.match(text, position)
+        end = match.end() if match else position
+        if match is None or (end < len(text) and text[end] not in ','
+                             and not text[end].isspace()):
+            column = (end if match else position) + 1
+            raise ValueError(
+                f'{name}: cannot read the item ids at column {column} of '
+                f'{text!r} (expected ids separated by commas or spaces; '
+                f'write an id that holds one, or a quote, as "a b", '
+                f'doubling quotes inside)')
+        quoted, plain = match.groups()
+        items.append(plain if quoted is None else quoted.replace('""', '"'))
+        position = SEPARATORS.match(text, end).end()
+    return items
+
+
+def format_item(item: str) -> str:
+    r"""An item id as :func:`parse_session` reads it back: quoted if it
+    holds a comma, whitespace or a quote."""
+    if item and not re.search(r'[,\s"]', item):
+        return item
+    return '"' + item.replace('"', '""') + '"'
 
 
 @main.command()
 @checkpoint_option
 @click.option('--session', 'sessions', multiple=True,
-              help='Item ids in click order, comma-separated, in your own '
-              'ids; repeat for several sessions.')
-@click.option('--file', 'session_file', type=click.File('r'),
-              help="A file with one session per line ('-': stdin).")
+              help='Item ids in click order, separated by commas or spaces, '
+              'in your own ids ("a b" quotes an id holding either); repeat '
+              'for several sessions.')
+@click.option('--file', 'session_file', type=click.File('rb'),
+              help="A file with one session per line ('-': stdin); each "
+              "line gets one line of output, a blank one for a blank line.")
 @click.option('-k', '--k', default=20, show_default=True,
               type=click.IntRange(min=1), help='How many items per session.')
 @strict_option
 @click.option('--fallback', type=click.Choice(['popular']), default=None,
               help='For a session with no known item, recommend the most '
-              'popular items instead of failing.')
+              'popular items instead of an empty line.')
 @click.option('--json', 'as_json', is_flag=True,
               help='One JSON object per session.')
 def recommend(checkpoint, sessions, session_file, k, strict, fallback,
               as_json):
-    """Recommend the next items for sessions, in your own item ids."""
+    """Recommend the next items for sessions, in your own item ids.
+
+    Prints one line per session: the items, best first, separated by spaces
+    (quoted where an id holds a space, comma or quote). A session with no
+    item the model knows gets an empty line and a warning, and the command
+    exits with status 1 once every session is answered.
+    """
+    from pyg_srgnn.data.io import decode_text
     from pyg_srgnn.recommend import Recommender
 
-    texts = list(sessions)
+    inputs = [(f'--session {i}' if len(sessions) > 1 else '--session', text)
+              for i, text in enumerate(sessions, 1)]
+    lines: List[Optional[int]] = [None] * len(inputs)
     if session_file is not None:
-        texts += [line for line in session_file.read().splitlines()
-                  if line.strip()]
-    if not texts:
+        name = session_file.name
+        with user_errors():
+            text = decode_text(session_file.read(), name)
+        file_lines = text.splitlines()
+        if not file_lines:
+            raise click.UsageError(f'{name} holds no session (expected one '
+                                   f'per line)')
+        inputs += [(f'{name} line {n}', line)
+                   for n, line in enumerate(file_lines, 1)]
+        lines += range(1, len(file_lines) + 1)
+    if not inputs:
         raise click.UsageError('Give --session ITEMS or --file FILE')
-    parsed = [parse_session(text) for text in texts]
+    parsed: List[Optional[List[str]]] = []
+    for name, text in inputs:
+        try:
+            parsed.append(parse_session(text, name))
+        except ValueError as e:
+            click.echo(f'Warning: {e}', err=True)
+            parsed.append(None)
+    asked = [i for i, session in enumerate(parsed) if session]
     with user_errors():
         recommender = Recommender.from_checkpoint(checkpoint)
-        out = recommender.recommend(parsed, k, strict, fallback)
-    for session, items in zip(parsed, out):
+        answers = recommender.recommend(
+            [parsed[i] for i in asked], k, strict, fallback or 'empty',
+            names=[inputs[i][0] for i in asked])
+    out: List[List[str]] = [[] for _ in inputs]
+    for i, items in zip(asked, answers):
+        out[i] = items
+    failed = [name for (name, _), session, items in zip(inputs, parsed, out)
+              if session is None or (session and not items)]
+    for session, items, line in zip(parsed, out, lines):
         if as_json:
-            click.echo(json.dumps({'session': session, 'items': items}))
+            record = {'session': session or [], 'items': items}
+            if line is not None:
+                record = {'line': line, **record}
+            click.echo(json.dumps(record))
         else:
-            click.echo(' '.join(items))
+            click.echo(' '.join(format_item(item) for item in items))
+    if failed:
+        shown = ', '.join(failed[:3]) + (', ...' if len(failed) > 3 else '')
+        raise click.ClickException(
+            f"{len(failed)} of {len(asked) + parsed.count(None)} session(s) "
+            f"got no "
+            f"recommendation ({shown}); their output lines are empty")
 
 
 @main.command()
@@ -308,7 +386,8 @@ def recommend(checkpoint, sessions, session_file, k, strict, fallback,
 @click.option('--dataset', type=click.Choice(tuple(DATASETS)), default=None,
               help='Data set [default: the one the model was trained on].')
 @click.option('--root', default=None,
-              help='Data set directory [default: the training run\'s].')
+              help="Data set directory [default: the training run's for its "
+              "own data set, else ~/.cache/pyg_srgnn/DATASET].")
 @click.option('--split', type=click.Choice(['train', 'test']),
               default='test', show_default=True)
 @click.option('-k', '--k', 'ks', multiple=True, type=click.IntRange(min=1),
@@ -325,8 +404,10 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
 
     with user_errors():
         model, config = model_from_checkpoint(load_checkpoint(checkpoint))
+        if root is None and dataset in (None, config.dataset):
+            root = config.root  # where the model's own data set lives
         dataset = dataset or config.dataset
-        data = load_dataset(dataset, root or config.root, split)
+        data = load_dataset(dataset, root, split)
         if data.num_items > model.num_items:
             raise ValueError(f"{dataset} has {data.num_items:,} items but "
                              f"the model knows {model.num_items:,}")
@@ -366,19 +447,25 @@ def plot(run_dir, out):
 @click.option('--json', 'as_json', is_flag=True,
               help='Print the explanation as JSON.')
 def explain(checkpoint, session, strict, png, as_json):
-    """Show one session's graph and each click's attention weight."""
+    """Show one session's graph and each click's attention weight.
+
+    The weight α of a click is its factor in the session's attention sum
+    s_g = Σ α_i v_i. SR-GNN does not normalise these weights (no softmax):
+    they need not sum to 1 and may be negative.
+    """
     from pyg_srgnn.recommend import Recommender
 
     with user_errors():
+        items = parse_session(session, '--session')
         recommender = Recommender.from_checkpoint(checkpoint)
-        out = recommender.explain(parse_session(session), strict)
+        out = recommender.explain(items, strict)
         if png is not None:
             from pyg_srgnn.plot import plot_explanation
             plot_explanation(out, png)
     if as_json:
         click.echo(json.dumps(out))
         return
-    nodes = out['nodes']
+    nodes = [format_item(node) for node in out['nodes']]
     click.echo(f"{len(nodes)} nodes, {len(out['edges'])} edges; last click "
                f"on {nodes[out['last_node']]}")
     click.echo(f"{'edge':<24}{'in weight':>10}{'out weight':>11}")
@@ -386,10 +473,13 @@ def explain(checkpoint, session, strict, png, as_json):
         name = f"{nodes[edge['source']]} -> {nodes[edge['target']]}"
         click.echo(f"{name:<24}{edge['in_weight']:>10.3f}"
                    f"{edge['out_weight']:>11.3f}")
-    click.echo(f"{'click':<7}{'item':<16}{'attention':>10}")
+    click.echo(f"{'click':<7}{'item':<16}{'weight α':>10}")
     for c in out['clicks']:
-        click.echo(f"{c['position'] + 1:<7}{c['item']:<16}"
+        click.echo(f"{c['position'] + 1:<7}{nodes[c['node']]:<16}"
                    f"{c['attention']:>10.4f}")
+    click.echo('α: the click\'s weight in the session embedding s_g = '
+               'Σ α_i v_i; not normalised, so the weights need not sum to 1 '
+               'and may be negative')
     if png is not None:
         click.echo(f'wrote {png}')
 

@@ -20,6 +20,10 @@ def plot_run(records: List[Dict[str, Any]], path: str) -> None:
     records (:obj:`log.jsonl`) into one PNG."""
     if not records:
         raise ValueError('The run has no finished epoch to plot')
+    for record in records:
+        if not isinstance(record.get('loss'), (int, float)):
+            raise ValueError(f"The record of epoch {record['epoch']} has no "
+                             f"training loss to plot")
     plt = _pyplot()
     epochs = [r['epoch'] for r in records]
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))

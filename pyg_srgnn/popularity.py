@@ -21,10 +21,21 @@ def popularity_rank(popularity: Tensor) -> Tensor:
     (position :obj:`j` for item :obj:`j + 1`): more popular first, ties
     broken by the lower item id, so that POP's top :obj:`K` is one fixed
     list of :obj:`K` items."""
-    order = torch.sort(popularity[1:], descending=True, stable=True).indices
+    order = popularity_order(popularity)
     rank = torch.empty_like(order)
     rank[order] = torch.arange(1, order.numel() + 1)
     return rank
+
+
+def popular_items(popularity: Tensor, k: int) -> Tensor:
+    r"""POP's top :obj:`k` item ids, most popular first."""
+    return popularity_order(popularity)[:k] + 1
+
+
+def popularity_order(popularity: Tensor) -> Tensor:
+    r"""Item positions (item :obj:`j + 1` at :obj:`j`) in POP's order: more
+    popular first, ties broken by the lower item id."""
+    return torch.sort(popularity[1:], descending=True, stable=True).indices
 
 
 def evaluate_popularity(popularity: Tensor, targets: Tensor,

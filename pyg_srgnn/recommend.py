@@ -9,9 +9,10 @@ from pyg_srgnn.data.session_graph import (
     sessions_to_tensors,
 )
 from pyg_srgnn.nn import SRGNN, srgnn_norm
+from pyg_srgnn.popularity import popular_items
 
 ItemId = Union[str, int]
-FALLBACKS = (None, 'popular')
+FALLBACKS = (None, 'popular', 'empty')
 
 
 class Recommender:
@@ -55,10 +56,10 @@ class Recommender:
                    checkpoint.get('item_popularity'))
 
     def encode(self, session: Sequence[ItemId], strict: bool = False,
-               position: int = 0) -> List[int]:
+               name: str = 'Session 0') -> List[int]:
         r"""Maps a session's item ids to model items. Unknown ids are
         dropped with a warning, or raise a :class:`ValueError` if
-        :obj:`strict`."""
+        :obj:`strict`; messages call the session :obj:`name`."""
         known, unknown = [], []
         for item in session:
             index = self.item_index.get(str(item).strip())
@@ -67,7 +68,7 @@ class Recommender:
             else:
                 known.append(index)
         if unknown:
-            message = (f"Session {position}: unknown item id(s) "
+            message = (f"{name}: unknown item id(s) "
                        f"{', '.join(repr(u) for u in unknown[:5])}"
                        f"{' ...' if len(unknown) > 5 else ''} (the model "
                        f"knows {len(self.item_labels):,} items)")
@@ -77,8 +78,8 @@ class Recommender:
         return known
 
     def recommend(self, sessions: Sequence[Sequence[ItemId]], k: int = 20,
-                  strict: bool = False,
-                  fallback: Optional[str] = None) -> List[List[str]]:
+                  strict: bool = False, fallback: Optional[str] = None,
+                  names: Optional[Sequence[str]] = None) -> List[List[str]]:
         r"""Returns the :obj:`k` best items for each session, best first, in
         the user's item ids.
 
@@ -89,20 +90,26 @@ class Recommender:
                 dropping them. (default: :obj:`False`)
             fallback (str, optional): For a session with no known item:
                 :obj:`None` raises a :class:`ValueError`, :obj:`"popular"`
-                returns the most popular training targets.
-                (default: :obj:`None`)
+                returns the most popular training targets, :obj:`"empty"`
+                an empty list, with a warning. (default: :obj:`None`)
+            names (list of str, optional): What messages call each session,
+                e.g. the line of a file it came from.
+                (default: :obj:`"Session 0"`, :obj:`"Session 1"`, ...)
         """
         if fallback not in FALLBACKS:
-            raise ValueError(f"Unknown fallback {fallback!r} (expected None "
-                             f"or 'popular')")
+            raise ValueError(f"Unknown fallback {fallback!r} (expected None, "
+                             f"'popular' or 'empty')")
         if fallback == 'popular' and self.popularity is None:
             raise ValueError("This model carries no item popularity; "
                              "retrain with a current pyg-srgnn or drop the "
                              "fallback")
-        encoded = [self.encode(s, strict, i) for i, s in enumerate(sessions)]
+        if names is None:
+            names = [f'Session {i}' for i in range(len(sessions))]
+        encoded = [self.encode(s, strict, name)
+                   for s, name in zip(sessions, names)]
         empty = [i for i, s in enumerate(encoded) if not s]
         if empty and fallback is None:
-            raise ValueError(f"Session {empty[0]} has no item the model "
+            raise ValueError(f"{names[empty[0]]} has no item the model "
                              f"knows; ask for fallback='popular' to get the "
                              f"most popular items instead")
         out: List[List[str]] = [[] for _ in encoded]
@@ -112,10 +119,14 @@ class Recommender:
                                        self.edge_weight)
             for i, row in zip(scored, top.tolist()):
                 out[i] = [self.item_labels[j - 1] for j in row]
-        if empty:
-            popular = self.popularity[1:].topk(k).indices.add(1).tolist()
+        if empty and fallback == 'popular':
+            popular = popular_items(self.popularity, k).tolist()
             for i in empty:
                 out[i] = [self.item_labels[j - 1] for j in popular]
+        elif empty:  # 'empty'
+            for i in empty:
+                warnings.warn(f"{names[i]} has no item the model knows; no "
+                              f"recommendation", stacklevel=2)
         return out
 
     @torch.no_grad()
@@ -125,7 +136,7 @@ class Recommender:
         the normalised weight of every edge in the incoming and outgoing
         channels) and the attention weight of every click in the readout.
         Item ids are the user's."""
-        items = self.encode(session, strict)
+        items = self.encode(session, strict, 'The session')
         if not items:
             raise ValueError("The session has no item the model knows")
         model = self.model

@@ -31,7 +31,8 @@ class RunLog:
     def __init__(self, run_dir: str, keep_epochs: int = 0):
         self.jsonl = osp.join(run_dir, 'log.jsonl')
         self.csv = osp.join(run_dir, 'log.csv')
-        self.records = [r for r in self.read(run_dir)
+        # A run killed while appending may leave a partial last line.
+        self.records = [r for r in self.read(run_dir, partial_last=True)
                         if r['epoch'] <= keep_epochs]
         self.rewrite()
         try:
@@ -42,12 +43,33 @@ class RunLog:
             self.writer = None
 
     @staticmethod
-    def read(run_dir: str) -> List[Dict[str, Any]]:
+    def read(run_dir: str,
+             partial_last: bool = False) -> List[Dict[str, Any]]:
+        r"""The records of :obj:`run_dir/log.jsonl`; a line that is not a
+        record with an epoch raises a :class:`ValueError` naming it, except
+        the last one if :obj:`partial_last`, which is dropped."""
         path = osp.join(run_dir, 'log.jsonl')
         if not osp.isfile(path):
             return []
-        with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        with open(path, 'rb') as f:
+            lines = f.read().split(b'\n')
+        records = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:  # not UTF-8, or not JSON
+                record = None
+            if not isinstance(record, dict) or not isinstance(
+                    record.get('epoch'), int):
+                if partial_last and number == len(lines):
+                    break
+                raise ValueError(f"{path}: line {number} is not a record of "
+                                 f"an epoch (expected a JSON object with "
+                                 f"'epoch')")
+            records.append(record)
+        return records
 
     def rewrite(self) -> None:
         with open(self.jsonl, 'w') as f:

@@ -5,7 +5,7 @@ import os.path as osp
 import shutil
 import time
 import warnings
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -143,24 +143,25 @@ def prepare_fused_kernel(model: SRGNN,
         f'{time.perf_counter() - start:.1f} s).')
 
 
-def settings_line(config: FitConfig) -> str:
-    r"""The training settings of a run, in one line, saying where a data set
-    has its own defaults (:data:`pyg_srgnn.config.DATASET_SETTINGS`)."""
-    line = (f'settings: batch size {config.batch_size}, Adam lr '
-            f'{config.lr:g}, L2 {config.weight_decay:g}, StepLR '
-            f'{config.lr_step} / {config.lr_gamma:g}, d = '
-            f'{config.hidden_channels}, {config.num_layers} step(s), up to '
-            f'{config.epochs} epochs, patience {config.patience}')
+def settings_lines(config: FitConfig) -> List[str]:
+    r"""The training settings of a run, and where the data set has its own
+    defaults (:data:`pyg_srgnn.config.DATASET_SETTINGS`), which."""
+    lines = [f'settings: batch size {config.batch_size}, Adam lr '
+             f'{config.lr:g}, L2 {config.weight_decay:g}, StepLR '
+             f'{config.lr_step} / {config.lr_gamma:g}, d = '
+             f'{config.hidden_channels}, {config.num_layers} propagation '
+             f'step(s), up to {config.epochs} epochs, patience '
+             f'{config.patience}']
     own = DATASET_SETTINGS.get(config.dataset, {})
     if own:
         paper = dataset_settings('paper')
         names = {'batch_size': 'batch size', 'lr_step': 'StepLR step'}
-        line += (f"; {config.dataset}'s own defaults, chosen on its "
-                 f"validation split: "
-                 + ', '.join(f'{names.get(name, name)} {value} (the '
-                             f"paper's {paper[name]})"
-                             for name, value in own.items()))
-    return line
+        lines.append(
+            f"{config.dataset}'s own defaults for its size, chosen on its "
+            f"validation split: " + ', '.join(
+                f"{names.get(name, name)} {value} (the paper's "
+                f"{paper[name]})" for name, value in own.items()))
+    return lines
 
 
 def torch_device(name: str) -> torch.device:
@@ -231,7 +232,8 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         f'{len(select_loader.index):,} {select_name} samples, '
         f'{num_items:,} items; protocol {config.protocol}; run dir '
         f'{run_dir}')
-    log(settings_line(config))
+    for line in settings_lines(config):
+        log(line)
 
     model = SRGNN(num_items, config.hidden_channels, config.num_layers,
                   config.hybrid, fused=config.fused_kernel).to(device)
@@ -249,7 +251,11 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     state: Dict[str, Any] = {'epoch': 0, 'best': {}, 'best_epoch': {},
                              'bad_epochs': 0}
     if resume:
-        last = load_checkpoint(last_path, map_location=device)
+        try:
+            last = load_checkpoint(last_path, map_location=device)
+        except ValueError as e:
+            raise ValueError(f"Cannot resume {run_dir}: {e}; start the run "
+                             f"again without --resume") from None
         model.load_state_dict(last['model'])
         optimizer.load_state_dict(last['optimizer'])
         scheduler.load_state_dict(last['scheduler'])

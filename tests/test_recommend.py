@@ -6,8 +6,9 @@ import torch
 from click.testing import CliRunner
 
 from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
-from pyg_srgnn.cli import main
+from pyg_srgnn.cli import format_item, main, parse_session
 from pyg_srgnn.config import FitConfig
+from pyg_srgnn.popularity import popular_items
 from pyg_srgnn.recommend import Recommender
 from pyg_srgnn.train import fit
 
@@ -64,46 +65,129 @@ def test_unknown_and_empty_sessions(trained):
     with pytest.warns(UserWarning):
         out = rec.recommend([[known], ['nope']], k=3, fallback='popular')
     popularity = load_checkpoint(str(trained))['item_popularity']
-    top = popularity[1:].topk(3).indices + 1
-    assert out[1] == [rec.item_labels[i - 1] for i in top.tolist()]
+    assert out[1] == [rec.item_labels[i - 1]
+                      for i in popular_items(popularity, 3).tolist()]
+    assert popularity[popular_items(popularity, 3)].tolist() == sorted(
+        popularity[1:].tolist(), reverse=True)[:3]
+    with pytest.warns(UserWarning, match='line 7 has no item the model'):
+        out = rec.recommend([[known], ['nope']], k=3, fallback='empty',
+                            names=['line 5', 'line 7'])
+    assert out[0] == rec.recommend([[known]], k=3)[0] and out[1] == []
     with pytest.raises(ValueError, match="Unknown fallback 'random'"):
         rec.recommend([[known]], fallback='random')
+
+
+def recommend_cli(*args):
+    return CliRunner().invoke(main, ['recommend', *map(str, args)])
 
 
 def test_recommend_cli(trained, tmp_path):
     rec = Recommender.from_checkpoint(str(trained))
     a, b = rec.item_labels[0], rec.item_labels[1]
-    runner = CliRunner()
-    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
-                                  '--session', f'{a},{b}', '-k', '4'])
+    result = recommend_cli('--checkpoint', trained, '--session', f'{a},{b}',
+                           '-k', '4')
     assert result.exit_code == 0, result.output
     assert result.output.split() == rec.recommend([[a, b]], k=4)[0]
 
-    sessions = tmp_path / 'sessions.txt'
-    sessions.write_text(f'{a} {b}\n\n{b}, {a}\n')
-    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
-                                  '--file', str(sessions), '--json'])
-    assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.splitlines()]
-    assert [line['session'] for line in lines] == [[a, b], [b, a]]
-    assert all(len(line['items']) == 20 for line in lines)
-
-    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
-                                  '--session', 'nope', '--strict'])
+    result = recommend_cli('--checkpoint', trained, '--session', 'nope',
+                           '--strict')
     assert result.exit_code == 1
-    assert result.output.startswith('Error: Session 0: unknown item id')
+    assert result.output.startswith("Error: --session: unknown item id")
     assert 'Traceback' not in result.output
 
-    result = runner.invoke(main, ['recommend', '--checkpoint', str(trained),
-                                  '--session', 'nope'])
-    assert result.exit_code == 1
-    assert 'Session 0 has no item the model knows' in result.output
-
-    result = runner.invoke(main, ['recommend', '--checkpoint',
-                                  str(tmp_path / 'missing.pt'), '--session',
-                                  a])
+    result = recommend_cli('--checkpoint', tmp_path / 'missing.pt',
+                           '--session', a)
     assert result.exit_code == 1
     assert 'No checkpoint at' in result.output
+
+
+def test_recommend_file_keeps_one_line_per_line(trained, tmp_path):
+    rec = Recommender.from_checkpoint(str(trained))
+    a, b = rec.item_labels[0], rec.item_labels[1]
+    sessions = tmp_path / 'sessions.txt'
+    sessions.write_text(f'{a} {b}\n\n{b}, {a}\nnope, never\n{a}\n')
+    result = recommend_cli('--checkpoint', trained, '--file', sessions, '-k',
+                           3)
+    # The unknown-only line 4 gets an empty line and a warning naming it;
+    # the other sessions are answered, and the exit status says one failed.
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5
+    assert lines[0].split() == rec.recommend([[a, b]], k=3)[0]
+    assert lines[1] == '' and lines[3] == ''
+    assert lines[2].split() == rec.recommend([[b, a]], k=3)[0]
+    assert lines[4].split() == rec.recommend([[a]], k=3)[0]
+    assert f'Warning: {sessions} line 4 has no item the model knows' in (
+        result.stderr)
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'Error: 1 of 4 session(s) got no recommendation ({sessions} line '
+        f'4); their output lines are empty')
+
+    result = recommend_cli('--checkpoint', trained, '--file', sessions,
+                           '--json', '--fallback', 'popular')
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r['line'] for r in records] == [1, 2, 3, 4, 5]
+    assert [r['session'] for r in records] == [[a, b], [], [b, a],
+                                               ['nope', 'never'], [a]]
+    assert [len(r['items']) for r in records] == [20, 0, 20, 20, 20]
+
+
+def test_session_text_round_trip():
+    ids = ['plain', 'with space', 'a,b', 'say "hi"', '', 'tab\there']
+    text = ' '.join(format_item(item) for item in ids)
+    assert text == ('plain "with space" "a,b" "say ""hi""" "" "tab\there"')
+    assert parse_session(text) == ids
+    assert parse_session(' a, b ,,c\td ') == ['a', 'b', 'c', 'd']
+    assert parse_session('') == []
+    for bad, column in (('a "b', 3), ('ab"c"', 3), ('"a"b', 4)):
+        with pytest.raises(ValueError, match=f'line 2: cannot read the item '
+                           f'ids at column {column} '):
+            parse_session(bad, 'line 2')
+
+
+def test_item_ids_with_separators_round_trip(tmp_path):
+    # A shop's own ids may hold spaces, commas and quotes; what recommend
+    # prints can be given back to it.
+    log = tmp_path / 'shop.csv'
+    names = ['red shirt', 'shoe,left', 'the "best" hat', 'sock']
+    rows = ['visit\tproduct\twhen']
+    for visit in range(40):
+        for step in range(3):
+            item = names[(visit + step) % 4]
+            when = 1_000_000 + visit * 10_000 + step
+            rows.append(f'{visit}\t{item}\t{when}')
+    log.write_text('\n'.join(rows) + '\n')
+    runner = CliRunner()
+    result = runner.invoke(main, [
+        'preprocess', str(log), '--root', str(tmp_path / 'data'),
+        '--session-col', 'visit', '--item-col', 'product', '--time-col',
+        'when', '--test-days', '1', '--sep', '\t'])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, [
+        'fit', '--dataset', 'custom', '--root', str(tmp_path / 'data'),
+        '--run-dir', str(tmp_path / 'run'), '--epochs', '1',
+        '--hidden-channels', '8', '--no-progress', '--protocol', 'paper'])
+    assert result.exit_code == 0, result.output
+    checkpoint = str(tmp_path / 'run' / 'checkpoint.pt')
+    rec = Recommender.from_checkpoint(checkpoint)
+    assert sorted(rec.item_labels) == sorted(names)
+
+    typed = '"red shirt", "shoe,left"'
+    result = recommend_cli('--checkpoint', checkpoint, '--session', typed,
+                           '-k', 4)
+    assert result.exit_code == 0, result.output
+    printed = parse_session(result.output.strip())
+    assert printed == rec.recommend([['red shirt', 'shoe,left']], k=4)[0]
+    assert sorted(printed) == sorted(names)
+    result = recommend_cli('--checkpoint', checkpoint, '--session',
+                           result.output.strip(), '--strict', '-k', 2)
+    assert result.exit_code == 0, result.output
+
+    result = runner.invoke(main, ['explain', '--checkpoint', checkpoint,
+                                  '--session', typed])
+    assert result.exit_code == 0, result.output
+    assert '"red shirt" -> "shoe,left"' in result.output
 
 
 def test_evaluate_cli(trained):
@@ -168,7 +252,9 @@ def test_explain_and_plot_cli(trained, tmp_path):
     ])
     assert result.exit_code == 0, result.output
     assert f'{a} -> {b}' in result.output
-    assert 'attention' in result.output
+    assert 'weight α' in result.output
+    # The raw weights come with what they are.
+    assert 'not normalised' in result.output.splitlines()[-2]
     assert png.stat().st_size > 1000
     assert png.read_bytes()[:4] == b'\x89PNG'
 
@@ -181,3 +267,19 @@ def test_explain_and_plot_cli(trained, tmp_path):
     result = CliRunner().invoke(main, ['plot', str(tmp_path)])
     assert result.exit_code == 1
     assert 'not a run directory' in result.output
+
+
+def test_evaluate_on_another_dataset_leaves_the_models_data_alone(
+        trained, tmp_path, monkeypatch):
+    monkeypatch.delenv('PYG_SRGNN_DATA', raising=False)
+    monkeypatch.setenv('PYG_SRGNN_HOME', str(tmp_path / 'home'))
+    data_dir = trained.parent.parent / 'data'  # the model's --root
+    before = sorted(data_dir.rglob('*'))
+    result = CliRunner().invoke(main, ['evaluate', '--checkpoint',
+                                       str(trained), '--dataset',
+                                       'diginetica'])
+    assert result.exit_code == 1
+    # Diginetica is looked for where it lives by default, not in the
+    # sample's directory.
+    assert str(tmp_path / 'home' / 'diginetica' / 'raw') in result.output
+    assert sorted(data_dir.rglob('*')) == before

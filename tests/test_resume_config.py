@@ -107,6 +107,12 @@ def test_config_file_precedence(tmp_path):
     assert saved['batch_size'] == 50  # the sample's default
 
 
+def test_config_key_k_like_the_option(tmp_path):
+    path = tmp_path / 'fit.toml'
+    path.write_text('k = [5, 20]\nbatch-size = 30\n')
+    assert read_config_file(str(path)) == {'ks': [5, 20], 'batch_size': 30}
+
+
 def test_yaml_config(tmp_path):
     pytest.importorskip('yaml')
     path = tmp_path / 'fit.yaml'

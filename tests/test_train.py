@@ -91,8 +91,9 @@ def test_default_fit_beats_popularity(tmp_path):
                            run_dir=str(tmp_path / 'run')), log=lines.append)
     assert result['test']['HR@20'] >= 3 * result['pop']['test']['HR@20']
     assert result['test']['MRR@20'] >= 3 * result['pop']['test']['MRR@20']
-    assert "diginetica-sample's own defaults" in lines[1]
-    assert 'batch size 50 (the paper\'s 100)' in lines[1]
+    assert lines[1].startswith('settings: batch size 50, Adam lr 0.001')
+    assert lines[2].startswith("diginetica-sample's own defaults")
+    assert "batch size 50 (the paper's 100)" in lines[2]
 
 
 def test_popularity_metrics():

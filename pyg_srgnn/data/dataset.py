@@ -161,12 +161,18 @@ class SessionDataset(InMemoryDataset, metaclass=ABCMeta):
                 data.y[index], data.session[index])
 
     def statistics(self) -> Dict[str, float]:
-        r"""Counts of this split. Every session of :obj:`n` clicks gives
-        :obj:`n - 1` samples, so clicks = samples + sessions."""
+        r"""Counts of this split. A session's clicks are its longest prefix
+        and that prefix's target, so that a prefix-augmented session of
+        :obj:`n` clicks (:obj:`n - 1` samples) counts :obj:`n` clicks, and a
+        session given by one sample (a test split that is not
+        prefix-augmented) counts its prefix and target."""
         _, ptr, _, session = self.sample_tensors()
         num_samples = session.numel()
-        num_sessions = int(session.unique().numel())
-        clicks = num_samples + num_sessions
+        sessions, inverse = session.unique(return_inverse=True)
+        longest = torch.zeros(sessions.numel(), dtype=torch.long)
+        longest.scatter_reduce_(0, inverse, ptr[1:] - ptr[:-1], 'amax')
+        num_sessions = sessions.numel()
+        clicks = int(longest.sum()) + num_sessions
         return {
             'samples': num_samples,
             'sessions': num_sessions,

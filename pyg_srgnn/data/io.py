@@ -293,8 +293,7 @@ def decode_text(data: bytes, name: str) -> str:
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b'\n') + 1
         column = e.start - (data.rfind(b'\n', 0, e.start) + 1) + 1
-        raise ValueError(f"{name}: line {line} is not UTF-8 text (byte "
-                         f"{data[e.start]:#04x} at column {column})"
+        raise ValueError(not_utf8(name, line, data[e.start], column)
                          ) from None
     nul = text.find('\x00')
     if nul >= 0:
@@ -304,6 +303,25 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
+def not_utf8(name: PathLike, line: int, byte: int, column: int) -> str:
+    return (f'{name}: line {line} is not UTF-8 text (byte {byte:#04x} at '
+            f'column {column}); save the file as UTF-8')
+
+
+def first_undecodable(path: PathLike) -> Tuple[int, int, int]:
+    r"""Where a file (gzip-compressed if its name ends with :obj:`.gz`)
+    first holds bytes that are not UTF-8: its line, the byte and its
+    column, counting from 1."""
+    opener = gzip.open if os.fspath(path).endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode('utf-8')
+            except UnicodeDecodeError as e:
+                return number, line[e.start], e.start + 1
+    raise ValueError(f'{path} holds no bytes that are not UTF-8')
+
+
 @contextlib.contextmanager
 def decoding_errors(path: PathLike) -> Iterator[None]:
     r"""Turns the errors of a truncated gzip file or of bytes that are not
@@ -311,8 +329,8 @@ def decoding_errors(path: PathLike) -> Iterator[None]:
     :class:`ValueError` that names the file."""
     try:
         yield
-    except UnicodeDecodeError as e:
-        raise ValueError(f'{path} is not UTF-8 text: {e}') from e
+    except UnicodeDecodeError:
+        raise ValueError(not_utf8(path, *first_undecodable(path))) from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise ValueError(f'{path} is a truncated or corrupt gzip file: '
                          f'{e}') from e

@@ -9,6 +9,7 @@ from pyg_srgnn.data.io import (
     read_click_log,
     read_diginetica_csv,
     read_yoochoose_clicks,
+    written_whole,
 )
 from pyg_srgnn.data.preprocess import split_sessions, yoochoose_fraction
 from pyg_srgnn.data.sequences import prefix_augment, sample_sessions
@@ -27,6 +28,30 @@ TEST_DAYS = {'diginetica': 7, 'yoochoose': 1, 'csv': 7}
 OPTIONS_FILE = 'options.json'
 
 
+def read_options(root: str) -> Dict[str, Any]:
+    r"""The options :meth:`SessionLogDataset.create` recorded in
+    :obj:`root`."""
+    path = osp.join(root, OPTIONS_FILE)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f"'{root}' holds no {OPTIONS_FILE}: prepare it with "
+            f"'pyg-srgnn preprocess INPUT --root {root}' (or "
+            f"SessionLogDataset.create)")
+    try:
+        with open(path, encoding='utf-8') as f:
+            options = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); run 'pyg-srgnn "
+                         f"preprocess' again") from None
+    missing = {'format', 'files'} - set(options if isinstance(options, dict)
+                                        else ())
+    if missing:
+        raise ValueError(f"{path}: not the options of 'pyg-srgnn preprocess' "
+                         f"(missing {', '.join(sorted(missing))}); run it "
+                         f"again")
+    return options
+
+
 class SessionLogDataset(SessionDataset):
     r"""A session data set made from the files a user holds: a raw click log
     (Diginetica, YOOCHOOSE or one's own CSV/TSV, preprocessed with the
@@ -42,19 +67,21 @@ class SessionLogDataset(SessionDataset):
     Args:
         root (str): The directory that :meth:`create` set up.
         split, transform, force_reload: as for :class:`SessionDataset`.
+        options (dict, optional): The options :meth:`create` recorded, to use
+            instead of reading them from :obj:`root` (another
+            :meth:`create` may have replaced them there since).
     """
     def __init__(self, root: str, split: str = 'train',
                  transform: Optional[Callable] = None,
-                 force_reload: bool = False) -> None:
-        path = osp.join(root, OPTIONS_FILE)
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f"'{root}' holds no {OPTIONS_FILE}: prepare it with "
-                f"'pyg-srgnn preprocess INPUT --root {root}' (or "
-                f"SessionLogDataset.create)")
-        with open(path) as f:
-            self.options: Dict[str, Any] = json.load(f)
+                 force_reload: bool = False,
+                 options: Optional[Dict[str, Any]] = None) -> None:
+        self.options: Dict[str, Any] = options or read_options(root)
         super().__init__(root, split, transform, force_reload)
+
+    def split_dataset(self, split: str) -> 'SessionLogDataset':
+        r"""The split :obj:`split` of the same data set, made with the same
+        options."""
+        return SessionLogDataset(self.root, split, options=self.options)
 
     @classmethod
     def create(cls, root: str, files: Sequence[str], format: str = 'csv',
@@ -100,7 +127,8 @@ class SessionLogDataset(SessionDataset):
                                              and format != 'yoochoose'):
             raise ValueError(f"'fraction' is 64 or 4, for the yoochoose "
                              f"format only (got {fraction!r})")
-        if format == 'csv' and not (reader or {}).get('session_col'):
+        if format == 'csv' and ((reader or {}).get('session_col') is None
+                                or (reader or {}).get('item_col') is None):
             raise ValueError("The csv format needs the reader options "
                              "session_col and item_col")
         options = {
@@ -114,9 +142,10 @@ class SessionLogDataset(SessionDataset):
             'on_error': on_error,
         }
         os.makedirs(root, exist_ok=True)
-        with open(osp.join(root, OPTIONS_FILE), 'w') as f:
-            json.dump(options, f, indent=2)
-        return cls(root)
+        with written_whole(osp.join(root, OPTIONS_FILE)) as tmp:
+            with open(tmp, 'w') as f:
+                json.dump(options, f, indent=2)
+        return cls(root, options=options)
 
     @property
     def raw_dir(self) -> str:  # the user's files stay where they are

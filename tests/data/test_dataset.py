@@ -1,3 +1,5 @@
+import pickle
+
 import pytest
 import torch
 
@@ -6,6 +8,7 @@ from torch_geometric.loader import DataLoader
 from pyg_srgnn.data import SessionLoader, SessionToGraph
 from pyg_srgnn.data.dataset import DigineticaSample, load_dataset
 from pyg_srgnn.data.io import load_pickle
+from pyg_srgnn.data.log_dataset import SessionLogDataset
 
 
 @pytest.fixture(scope='module')
@@ -210,3 +213,24 @@ def test_processing_writes_whole_files(tmp_path, monkeypatch):
     assert not list((root / 'processed').glob('train.pt*'))
     monkeypatch.setattr(dataset.fs, 'torch_save', torch_save)
     assert len(DigineticaSample(str(root), split='train')) == 1205
+
+
+def test_statistics_of_samples_that_are_not_prefix_augmented(tmp_path):
+    # SR-GNN pickles whose test samples are whole sessions, one sample each:
+    # a session's clicks are its prefix and its target.
+    train = tmp_path / 'all_train_seq.txt'
+    test = tmp_path / 'test.txt'
+    train.write_bytes(pickle.dumps([[1, 2, 3], [2, 3], [3, 1, 2, 4]]))
+    test.write_bytes(pickle.dumps(([[1, 2, 3, 4], [4, 4, 1], [2]],
+                                   [2, 3, 1])))
+    dataset = SessionLogDataset.create(str(tmp_path / 'data'),
+                                       [str(train), str(test)], 'srgnn')
+    stats = dataset.split_dataset('test').statistics()
+    assert stats['samples'] == stats['sessions'] == 3
+    assert stats['clicks'] == 5 + 4 + 2
+    assert stats['avg_prefix_length'] == pytest.approx(8 / 3)
+    assert stats['avg_session_length'] == pytest.approx(11 / 3)
+    # Prefix-augmented training sessions: n clicks make n - 1 samples.
+    stats = dataset.statistics()
+    assert (stats['samples'], stats['sessions'], stats['clicks']) == (6, 3,
+                                                                     9)

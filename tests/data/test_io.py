@@ -139,7 +139,8 @@ def test_read_diginetica_csv_bad_files(tmp_path):
 
     path = tmp_path / 'latin1.csv'
     path.write_bytes((HEADER + '1;NA;caf\xe9;0;2016-05-09\n').encode('latin1'))
-    with raises_naming(path, ' is not UTF-8 text'):
+    with raises_exactly(f'{path}: line 2 is not UTF-8 text (byte 0xe9 at '
+                        f'column 9); save the file as UTF-8'):
         read_diginetica_csv(path)
 
 

@@ -144,3 +144,43 @@ def test_errors(tmp_path):
     result = CliRunner().invoke(main, ['fit', '--dataset', 'custom'])
     assert result.exit_code == 1
     assert "needs --root" in result.output
+
+
+def test_headerless_log_with_the_session_in_column_0(tmp_path):
+    log = tmp_path / 'shop.tsv'
+    write_shop_log(log)
+    headerless = tmp_path / 'headerless.tsv'
+    headerless.write_text(''.join(log.read_text().splitlines(True)[1:]))
+    runner = CliRunner()
+    by_name = runner.invoke(main, [
+        'preprocess', str(log), '--root', str(tmp_path / 'a'), '--session-col',
+        'visit', '--item-col', 'product', '--time-col', 'when', '--json'])
+    by_position = runner.invoke(main, [
+        'preprocess', str(headerless), '--root', str(tmp_path / 'b'),
+        '--session-col', '0', '--item-col', '1', '--time-col', '2',
+        '--no-header', '--json'])
+    assert by_position.exit_code == 0, by_position.output
+    assert by_position.output == by_name.output
+    same_samples(load_dataset('custom', str(tmp_path / 'a')),
+                 load_dataset('custom', str(tmp_path / 'b')))
+
+
+def test_preprocess_into_one_root_twice_keeps_each_own_options(tmp_path):
+    # Two `preprocess` runs into one root at once: the second records its
+    # options while the first still has its test split to read. Each must
+    # report its own data set.
+    shop = tmp_path / 'shop.tsv'
+    write_shop_log(shop)
+    root = str(tmp_path / 'shared')
+    reader = {'session_col': 'visit', 'item_col': 'product',
+              'time_col': 'when'}
+    first = SessionLogDataset.create(root, [str(shop)], 'csv', test_days=3,
+                                     reader=reader)
+    SessionLogDataset.create(root, [SAMPLE_CSV], 'diginetica')
+    alone = SessionLogDataset.create(str(tmp_path / 'alone'), [str(shop)],
+                                     'csv', test_days=3, reader=reader)
+    assert first.split_dataset('test').statistics() == alone.split_dataset(
+        'test').statistics()
+    same_samples(first.split_dataset('test'), alone.split_dataset('test'))
+    # What is recorded in the root is the last run's.
+    assert SessionLogDataset(root).num_items == 309
