@@ -15,6 +15,7 @@ from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.checkpoint import load_checkpoint, save_checkpoint
 from pyg_srgnn.config import DATASET_SETTINGS, FitConfig, dataset_settings
 from pyg_srgnn.data.dataset import load_dataset
+from pyg_srgnn.data.io import read_json_object
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.metrics import RankingMetrics, target_rank
 from pyg_srgnn.nn import SRGNN, fused
@@ -357,14 +358,7 @@ def load_run_config(run_dir: str) -> FitConfig:
     if not osp.isfile(path):
         raise FileNotFoundError(f"'{run_dir}' is not a run directory (no "
                                 f"config.json)")
-    try:
-        with open(path, encoding='utf-8') as f:
-            values = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a valid config.json ({e}); the run "
-                         f"cannot be resumed") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a JSON object of options")
+    values = read_json_object(path, 'the run cannot be resumed')
     return FitConfig.from_dict({**values, 'run_dir': run_dir}, source=path)
 
 

@@ -44,8 +44,9 @@ CASES = [
     ('fit --resume {missing}', 'is not a run directory (no config.json)', 2),
     ('fit --resume {truncated_run}', 'last.pt\' is not a pyg-srgnn '
      'checkpoint, or it is damaged or truncated', 1),
-    ('fit --resume {broken_config_run}', 'config.json: not a valid '
-     'config.json', 2),
+    ('fit --resume {broken_config_run}', 'config.json: not valid JSON '
+     '(Expecting value: line 1 column 12 (char 11)); the run cannot be '
+     'resumed', 2),
     ('fit --resume {run} --epochs 3', '--resume continues a run with its '
      'saved options', 2),
     ('fit --dataset custom', "The 'custom' dataset needs --root", 1),

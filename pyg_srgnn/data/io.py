@@ -7,6 +7,7 @@ import functools
 import gc
 import gzip
 import itertools
+import json
 import os
 import pickle
 import re
@@ -301,6 +302,20 @@ def decode_text(data: bytes, name: str) -> str:
         raise ValueError(f"{name}: a binary file, not text (a NUL byte on "
                          f"line {line})")
     return text
+
+
+def read_json_object(path: str, remedy: str) -> Dict[str, Any]:
+    r"""The JSON object in the file :obj:`path`; a file that is not one
+    raises a :class:`ValueError` naming it, why, and the :obj:`remedy`."""
+    try:
+        with open(path, 'rb') as f:
+            value = json.loads(decode_text(f.read(), path))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); {remedy}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object, found "
+                         f"{type(value).__name__}; {remedy}")
+    return value
 
 
 def not_utf8(name: PathLike, line: int, byte: int, column: int) -> str:

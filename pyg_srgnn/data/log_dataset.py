@@ -8,6 +8,7 @@ from pyg_srgnn.data.dataset import Samples, SessionDataset, read_srgnn_split
 from pyg_srgnn.data.io import (
     read_click_log,
     read_diginetica_csv,
+    read_json_object,
     read_yoochoose_clicks,
     written_whole,
 )
@@ -37,14 +38,8 @@ def read_options(root: str) -> Dict[str, Any]:
             f"'{root}' holds no {OPTIONS_FILE}: prepare it with "
             f"'pyg-srgnn preprocess INPUT --root {root}' (or "
             f"SessionLogDataset.create)")
-    try:
-        with open(path, encoding='utf-8') as f:
-            options = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e}); run 'pyg-srgnn "
-                         f"preprocess' again") from None
-    missing = {'format', 'files'} - set(options if isinstance(options, dict)
-                                        else ())
+    options = read_json_object(path, "run 'pyg-srgnn preprocess' again")
+    missing = {'format', 'files'} - set(options)
     if missing:
         raise ValueError(f"{path}: not the options of 'pyg-srgnn preprocess' "
                          f"(missing {', '.join(sorted(missing))}); run it "
