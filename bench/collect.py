@@ -259,6 +259,40 @@ def full_run_memory() -> str:
             '\n'.join(lines))
 
 
+def sample_defaults_table(result: dict) -> str:
+    def setting(s: dict) -> str:
+        return (f"{s['batch_size']} | {s['lr']:g} | {s['lr_step']} | "
+                f"{s['weight_decay']:g} | {s['hidden_channels']}")
+
+    def spread(m: dict) -> str:
+        return (f"{m['mean']:.2f} ± {m['sd']:.2f} "
+                f"({m['min']:.2f}-{m['max']:.2f})")
+
+    lines = ['| settings | batch | lr | StepLR step | L2 | d | valid HR@20 '
+             '| valid MRR@20 |', '|---|---|---|---|---|---|---|---|']
+    for rank, row in enumerate(result['search'][:5], 1):
+        lines.append(f"| search #{rank} | {setting(row['settings'])} | "
+                     f"{spread(row['valid']['HR@20'])} | "
+                     f"{row['valid']['MRR@20']['mean']:.2f} |")
+    lines.append(f"\nSearch: {len(result['search'])} settings × seeds "
+                 f"{result['search_seeds'][0]}-{result['search_seeds'][-1]}, "
+                 f"ranked by {result['rule']}.\n")
+    seeds = result['final_seeds']
+    lines += [f'| seeds {seeds[0]}-{seeds[-1]} | test HR@20 | test MRR@20 '
+              f'| valid HR@20 |', '|---|---|---|---|']
+    for name, label in (('chosen', 'chosen (fit on the sample)'),
+                        ('paper', "paper's settings")):
+        final = result['final'][name]
+        lines.append(f"| {label} | {spread(final['test']['HR@20'])} | "
+                     f"{spread(final['test']['MRR@20'])} | "
+                     f"{final['valid']['HR@20']['mean']:.2f} |")
+    pop = result['pop']
+    lines.append(f"| POP | {pop['test']['HR@20']:.2f} | "
+                 f"{pop['test']['MRR@20']:.2f} | {pop['valid']['HR@20']:.2f} "
+                 f"|")
+    return '\n'.join(lines)
+
+
 def main():
     sections = []
     runs = load_runs()
@@ -269,7 +303,9 @@ def main():
             ('Speed, freed memory kept as fit does', 'speed', speed_table),
             ('Speed, default malloc', 'speed-default-malloc', speed_table),
             ('Memory', 'memory', memory_table),
-            ('Allocator', 'allocator', allocator_table)):
+            ('Allocator', 'allocator', allocator_table),
+            ('Training settings of the shipped sample', 'sample-defaults',
+             sample_defaults_table)):
         path = RESULTS_DIR / f'{name}.json'
         if path.is_file():
             sections.append(f'### {title} (`bench/results/{name}.json`)\n\n' +
