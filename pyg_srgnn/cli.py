@@ -71,6 +71,12 @@ def user_errors():
             yield
         except ValueError as e:
             raise click.ClickException(str(e)) from None
+        except (MemoryError, RuntimeError) as e:
+            if not is_out_of_memory(e):
+                raise
+            raise click.ClickException(
+                f"Out of memory ({first_line(e)}); try smaller sizes, e.g. "
+                f"--batch-size or --hidden-channels") from None
         except OSError as e:  # a missing, unreadable or unwritable file
             where = f"{e.filename}: " if e.filename else ''
             raise click.ClickException(
@@ -78,6 +84,20 @@ def user_errors():
         finally:
             for warning in caught:
                 click.echo(f'Warning: {warning.message}', err=True)
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    r"""Whether :obj:`error` is an allocation that failed: Python's
+    :class:`MemoryError`, CUDA's out-of-memory error or the CPU allocator's
+    :class:`RuntimeError`."""
+    import torch
+    return isinstance(error, (MemoryError, torch.OutOfMemoryError)) or (
+        "can't allocate memory" in str(error))
 
 
 # Options that may change when a run resumes: they do not alter its result.

@@ -123,6 +123,7 @@ class FitConfig:
              'positive integers'),
             (self.num_threads is None or self.num_threads >= 1,
              'num_threads', 'at least 1'),
+            (0 <= self.seed < 2**63, 'seed', 'an integer in [0, 2**63)'),
         ]
         for ok, name, expected in checks:
             if not ok:

@@ -72,6 +72,17 @@ CASES = [
      '0 is not in the range x>=1', 2),
     ('preprocess {clicks}.csv --root {file}/data --session-col 0 '
      '--item-col 1 --no-header', 'Not a directory', 1),
+    ('preprocess {clicks}.csv --root {new_dir} --session-col 0 --item-col 1 '
+     '--no-header --sep ";;"', "The separator must be one character other "
+     "than a quote or a line break (got ';;')", 1),
+    ('preprocess {clicks}.csv --root {new_dir} --session-col 0 --item-col 0 '
+     '--no-header', 'The session, item and time columns must differ (got '
+     '[0, 0])', 1),
+    ('preprocess {clicks}.csv --root {new_dir} --session-col 0 --item-col 1 '
+     '--no-header', 'cannot be split by date; name its time column '
+     '(--time-col)', 1),
+    ('fit --seed 99999999999999999999', "Invalid 'seed': "
+     "99999999999999999999 (expected an integer in [0, 2**63))", 2),
     # recommend
     ('recommend --checkpoint {missing}.pt --session 1', 'No checkpoint at',
      1),
@@ -186,3 +197,27 @@ def test_bad_input_gets_one_clear_line(paths, monkeypatch, command, message,
               if line.startswith('Error:')]
     assert len(errors) == 1, result.output
     assert message.format(**paths) in errors[0], result.output
+
+
+def test_out_of_memory_is_one_line(monkeypatch, tmp_path):
+    import pyg_srgnn.train
+
+    def allocate(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. "
+                           "DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 124000000000 bytes.")
+
+    monkeypatch.setattr(pyg_srgnn.train, 'fit', allocate)
+    result = CliRunner().invoke(main, ['fit', '--run-dir', str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.startswith('Error: Out of memory ([enforce fail')
+    assert result.output.strip().endswith('try smaller sizes, e.g. '
+                                          '--batch-size or --hidden-channels')
+
+    # Any other error is a bug, not bad input: it is not hidden.
+    def fail(*args, **kwargs):
+        raise RuntimeError('a bug')
+
+    monkeypatch.setattr(pyg_srgnn.train, 'fit', fail)
+    result = CliRunner().invoke(main, ['fit', '--run-dir', str(tmp_path)])
+    assert isinstance(result.exception, RuntimeError)

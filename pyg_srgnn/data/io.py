@@ -228,10 +228,17 @@ def read_click_log(
             :obj:`"skip"` them with a warning. (default: :obj:`"raise"`)
     """
     _check_on_error(on_error)
+    if sep is not None and (len(sep) != 1 or sep in '"\r\n'):
+        raise ValueError(f"The separator must be one character other than "
+                         f"a quote or a line break (got {sep!r}); for a tab, "
+                         f"pass it as a tab character")
     times = _Times(time_format)
     sessions, items = _FirstAppearanceCodes(), _FirstAppearanceCodes()
     columns = [session_col, item_col] + ([] if time_col is None else
                                          [time_col])
+    if len(set(columns)) < len(columns):
+        raise ValueError(f"The session, item and time columns must differ "
+                         f"(got {columns})")
     with open_text(path) as f, decoding_errors(path):
         first_line = f.readline()
         if not first_line:

@@ -288,7 +288,8 @@ def _multi_click_sessions(log: ClickLog) -> Tuple[Sequences, np.ndarray]:
     # The sessions of two clicks or more, and their dates.
     if log.date is None:
         raise ValueError('The click log has no dates (it was read without a '
-                         'time column), so it cannot be split by date')
+                         'time column), so it cannot be split by date; name '
+                         'its time column (--time-col)')
     sessions, dates = group_sessions(log)
     kept = np.flatnonzero(sessions.lengths >= 2)
     if len(kept) == 0:
