@@ -2,7 +2,10 @@
 
     python -m bench.accuracy --dataset diginetica --protocol paper --seed 0
 
-Each run goes to bench/results/accuracy/DATASET-PROTOCOL-seedN/: config.json,
+Each run goes to bench/results/accuracy/DATASET-PROTOCOL[-VARIANT]-seedN/,
+where VARIANT names the options that differ from the protocol's defaults
+(official: the official schedule under the clean protocol, random: a random
+validation split, refit): config.json,
 log.jsonl and log.csv (one line per epoch, written as the run goes),
 metrics.json and run.json (machine, versions, command, wall time, peak
 resident memory). The model
@@ -22,7 +25,7 @@ from bench.common import (
     use_shared_data,
     write_json,
 )
-from pyg_srgnn.config import PROTOCOLS, FitConfig
+from pyg_srgnn.config import LR_SCHEDULES, PROTOCOLS, VALID_SPLITS, FitConfig
 from pyg_srgnn.train import fit, resume
 
 
@@ -34,13 +37,26 @@ from pyg_srgnn.train import fit, resume
 @click.option('--epochs', default=30, show_default=True)
 @click.option('--threads', default=2, show_default=True)
 @click.option('--root', default=None, help='Data set directory.')
-def main(dataset, protocol, seed, epochs, threads, root):
+@click.option('--lr-schedule', type=click.Choice(LR_SCHEDULES), default=None,
+              help="[default: the protocol's]")
+@click.option('--valid-split', type=click.Choice(VALID_SPLITS),
+              default='latest', show_default=True)
+@click.option('--refit', is_flag=True)
+def main(dataset, protocol, seed, epochs, threads, root, lr_schedule,
+         valid_split, refit):
     use_shared_data()
-    name = f'{dataset}-{protocol}-seed{seed}'
-    run_dir = RESULTS_DIR / 'accuracy' / name
     config = FitConfig(dataset=dataset, root=root, protocol=protocol,
                        seed=seed, epochs=epochs, num_threads=threads,
-                       run_dir=str(run_dir), progress=False)
+                       lr_schedule=lr_schedule, valid_split=valid_split,
+                       refit=refit, progress=False)
+    default = FitConfig(protocol=protocol)
+    variant = ''.join(f'-{value}' for value, differs in (
+        (config.lr_schedule, config.lr_schedule != default.lr_schedule),
+        (config.valid_split, config.valid_split != default.valid_split),
+        ('refit', config.refit)) if differs)
+    name = f'{dataset}-{protocol}{variant}-seed{seed}'
+    run_dir = RESULTS_DIR / 'accuracy' / name
+    config.run_dir = str(run_dir)
     start = time.time()
     # Before the run: the commit of the code that runs, not of a later
     # checkout.

@@ -12,7 +12,13 @@ import click
 from click.core import ParameterSource
 
 from pyg_srgnn import __version__
-from pyg_srgnn.config import PROTOCOLS, FitConfig, read_config_file
+from pyg_srgnn.config import (
+    LR_SCHEDULES,
+    PROTOCOLS,
+    VALID_SPLITS,
+    FitConfig,
+    read_config_file,
+)
 from pyg_srgnn.data.dataset import DATASETS
 from pyg_srgnn.data.session_graph import EDGE_WEIGHTS
 
@@ -20,6 +26,8 @@ CHOICES = {
     'dataset': tuple(DATASETS),
     'edge_weight': EDGE_WEIGHTS,
     'protocol': PROTOCOLS,
+    'lr_schedule': LR_SCHEDULES,
+    'valid_split': VALID_SPLITS,
 }
 
 
@@ -154,6 +162,11 @@ def fit(ctx, config_file, resume_dir, **options):
     label = ('best over epochs on test, paper protocol'
              if config.protocol == 'paper' else
              f"test at the best validation epoch {result['best_epoch']}")
+    if config.refit:
+        before = result['test_before_refit']
+        label = (f"test of a model refit on all training samples for the "
+                 f"{result['best_epoch']} epoch(s) chosen on validation; "
+                 f"the chosen model's: HR@{k} {100 * before[f'HR@{k}']:.2f}")
     rows = [('SR-GNN', result['test'], label),
             ('POP', result['pop']['test'],
              f'the {k} most popular training items, same test samples')]

@@ -8,6 +8,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 from pyg_srgnn.data.io import decode_text
 
 PROTOCOLS = ('clean', 'paper')
+# When StepLR steps: after each epoch, or before it as the official loop.
+LR_SCHEDULES = ('step', 'official')
+VALID_SPLITS = ('latest', 'random')
 # Training settings that suit a data set's size. The paper's suit the
 # published splits; on the shipped sample (1,058 training samples under the
 # clean protocol) they make 11 steps an epoch and decay the learning rate
@@ -71,9 +74,22 @@ class FitConfig:
         "session from the training data, test once. 'paper': the official "
         "loop (scheduler stepped before each epoch) and the best test value "
         "of each metric over epochs, as behind the paper's table.")
+    lr_schedule: Optional[str] = option(
+        None, "When StepLR steps: 'official' before each epoch, as the "
+        "official loop (first decay after lr_step - 1 epochs), 'step' after "
+        "each epoch (first decay after lr_step epochs) [default: official "
+        "under the paper protocol, step under the clean one].")
     valid_fraction: float = option(
-        0.1, 'Clean protocol: share of the latest training sessions that '
-        'form the validation split.')
+        0.1, 'Clean protocol: share of the training sessions that form the '
+        'validation split.')
+    valid_split: str = option(
+        'latest', "Clean protocol: which training sessions form the "
+        "validation split: the 'latest' ones, or 'random' ones (drawn with "
+        "the seed).")
+    refit: bool = option(
+        False, 'Clean protocol: after choosing the number of epochs on the '
+        'validation split, train a new model on all training sessions for '
+        'that many epochs and test it.')
     monitor: str = option(
         'HR@20', 'Clean protocol: the validation metric that picks the '
         'epoch.')
@@ -101,12 +117,22 @@ class FitConfig:
         for name, value in dataset_settings(self.dataset).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.lr_schedule is None:
+            self.lr_schedule = ('official' if self.protocol == 'paper' else
+                                'step')
         self.ks = tuple(sorted(set(int(k) for k in self.ks)))
         checks = [
             (self.protocol in PROTOCOLS, 'protocol',
              f"one of {', '.join(PROTOCOLS)}"),
             (self.edge_weight in ('binary', 'count'), 'edge_weight',
              'one of binary, count'),
+            (self.lr_schedule in LR_SCHEDULES, 'lr_schedule',
+             f"one of {', '.join(LR_SCHEDULES)}"),
+            (self.valid_split in VALID_SPLITS, 'valid_split',
+             f"one of {', '.join(VALID_SPLITS)}"),
+            (not self.refit or self.protocol == 'clean', 'refit',
+             'false under the paper protocol, which has no validation '
+             'split'),
             (self.hidden_channels >= 1, 'hidden_channels', 'at least 1'),
             (self.num_layers >= 1, 'num_layers', 'at least 1'),
             (self.epochs >= 1, 'epochs', 'at least 1'),

@@ -30,9 +30,12 @@ def plot_run(records: List[Dict[str, Any]], path: str) -> None:
     ax_loss.plot(epochs, [r['loss'] for r in records], marker='o')
     ax_loss.set(xlabel='epoch', ylabel='training loss', title='Loss')
     for split in ('valid', 'test'):
-        for key in sorted(records[0].get(split, {})):
+        # Refit epochs have a loss but no validation metrics.
+        evaluated = [r for r in records if split in r]
+        for key in sorted(evaluated[0][split] if evaluated else ()):
             if key.startswith(('HR@', 'MRR@')):
-                ax_metric.plot(epochs, [100 * r[split][key] for r in records],
+                ax_metric.plot([r['epoch'] for r in evaluated],
+                               [100 * r[split][key] for r in evaluated],
                                marker='o', label=f'{split} {key}')
     ax_metric.set(xlabel='epoch', ylabel='%', title='Ranking metrics')
     ax_metric.legend(fontsize='small')

@@ -75,9 +75,11 @@ class RunLog:
         with open(self.jsonl, 'w') as f:
             f.writelines(json.dumps(r) + '\n' for r in self.records)
         rows = [flatten(r) for r in self.records]
+        self.fieldnames = list(dict.fromkeys(key for row in rows
+                                             for key in row))
         with open(self.csv, 'w', newline='') as f:
             if rows:
-                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer = csv.DictWriter(f, fieldnames=self.fieldnames)
                 writer.writeheader()
                 writer.writerows(rows)
 
@@ -86,12 +88,13 @@ class RunLog:
         with open(self.jsonl, 'a') as f:
             f.write(json.dumps(record) + '\n')
         row = flatten(record)
-        new_file = len(self.records) == 1
-        with open(self.csv, 'a', newline='') as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
+        if set(row) - set(self.fieldnames):
+            # A new column (the refit's epochs have other fields than the
+            # epochs that chose them): the CSV gets a new header.
+            self.rewrite()
+        else:
+            with open(self.csv, 'a', newline='') as f:
+                csv.DictWriter(f, fieldnames=self.fieldnames).writerow(row)
         if self.writer is not None:
             for key, value in row.items():
                 if key != 'epoch':

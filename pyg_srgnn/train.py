@@ -5,7 +5,7 @@ import os.path as osp
 import shutil
 import time
 import warnings
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -64,16 +64,24 @@ def evaluate(model: SRGNN, loader: SessionLoader, ks=(20, )) -> Dict[str,
     return metrics.compute()
 
 
-def split_by_session(session: torch.Tensor, valid_fraction: float):
+def split_by_session(session: torch.Tensor, valid_fraction: float,
+                     generator: Optional[torch.Generator] = None):
     r"""Returns the positions of the training and validation samples when
-    the latest :obj:`valid_fraction` of sessions (sessions are numbered in
-    time order) become the validation split."""
+    :obj:`valid_fraction` of the sessions become the validation split: the
+    latest ones (sessions are numbered in time order), or random ones drawn
+    with :obj:`generator` if one is given."""
     num_sessions = int(session.max()) + 1
     num_valid = max(1, math.ceil(valid_fraction * num_sessions))
     if num_valid >= num_sessions:
         raise ValueError(f"Cannot cut a validation split from "
                          f"{num_sessions} training session(s)")
-    is_valid = session >= num_sessions - num_valid
+    if generator is None:
+        is_valid = session >= num_sessions - num_valid
+    else:
+        chosen = torch.zeros(num_sessions, dtype=torch.bool)
+        chosen[torch.randperm(num_sessions, generator=generator)[:num_valid]] \
+            = True
+        is_valid = chosen[session]
     return (~is_valid).nonzero().view(-1), is_valid.nonzero().view(-1)
 
 
@@ -177,6 +185,46 @@ def torch_device(name: str) -> torch.device:
     return device
 
 
+def run_epoch(config: FitConfig, model: SRGNN, loader: SessionLoader,
+              optimizer: torch.optim.Optimizer, scheduler,
+              name: str) -> Tuple[float, float, float]:
+    r"""Trains one epoch with the learning-rate schedule of :obj:`config`;
+    returns the mean loss, the learning rate it trained at and its
+    seconds."""
+    if config.lr_schedule == 'official':
+        # The official loop steps the scheduler before training, so the
+        # first decay comes after lr_step - 1 epochs.
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', UserWarning)
+            scheduler.step()
+    lr = optimizer.param_groups[0]['lr']
+    start = time.perf_counter()
+    with tqdm(total=len(loader), desc=name, disable=not config.progress,
+              leave=False, unit='batch') as progress:
+        loss = train_epoch(model, loader, optimizer, progress)
+    seconds = time.perf_counter() - start
+    if config.lr_schedule == 'step':
+        scheduler.step()
+    return loss, lr, seconds
+
+
+def new_training(config: FitConfig, num_items: int, device: torch.device,
+                 log: Callable[[str], None]):
+    r"""A freshly initialised model (seeded with :obj:`config.seed`), its
+    optimizer and its scheduler."""
+    torch.manual_seed(config.seed)
+    model = SRGNN(num_items, config.hidden_channels, config.num_layers,
+                  config.hybrid, fused=config.fused_kernel).to(device)
+    if device.type == 'cpu':
+        prepare_fused_kernel(model, log)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
+                                 weight_decay=config.weight_decay,
+                                 fused=True)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step,
+                                                config.lr_gamma)
+    return model, optimizer, scheduler
+
+
 def fit(config: FitConfig, log: Callable[[str], None] = print,
         resume: bool = False) -> Dict[str, Any]:
     r"""Trains SR-GNN as :obj:`config` says and returns the final metrics.
@@ -185,6 +233,11 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     epoch in :obj:`log.jsonl` and :obj:`log.csv`, the state after the last
     finished epoch in :obj:`last.pt`, the model to use in
     :obj:`checkpoint.pt` and the result in :obj:`metrics.json`.
+
+    With :obj:`config.refit` (clean protocol), the number of epochs chosen on
+    the validation split is then trained again, by a new model on all
+    training samples; that model is the one tested and kept, and the result
+    also holds the test metrics of the model chosen before the refit.
 
     With :obj:`resume`, continues the run in :obj:`config.run_dir` from its
     :obj:`last.pt` (see :func:`resume`); with the same seed it ends where an
@@ -202,7 +255,6 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         torch.set_num_threads(config.num_threads)
     if config.keep_freed_memory:
         keep_freed_memory()
-    torch.manual_seed(config.seed)
 
     train_set = load_dataset(config.dataset, config.root, 'train')
     test_set = load_dataset(config.dataset, config.root, 'test')
@@ -213,8 +265,11 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         select_name = 'test'
     else:
         session = train_set.sample_tensors()[3]
-        train_index, valid_index = split_by_session(session,
-                                                    config.valid_fraction)
+        split_generator = None
+        if config.valid_split == 'random':
+            split_generator = torch.Generator().manual_seed(config.seed)
+        train_index, valid_index = split_by_session(
+            session, config.valid_fraction, split_generator)
         select_name = 'valid'
 
     generator = torch.Generator().manual_seed(config.seed)
@@ -228,27 +283,28 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         select_loader = SessionLoader(train_set, valid_index,
                                       config.edge_weight,
                                       batch_size=config.eval_batch_size)
+    # With refit, the model kept trains on every training sample.
+    refit_loader = None
+    if config.refit:
+        refit_loader = SessionLoader(train_set, None, config.edge_weight,
+                                     batch_size=config.batch_size,
+                                     shuffle=True, generator=generator)
 
     log(f'{config.dataset}: {len(train_loader.index):,} training samples, '
         f'{len(select_loader.index):,} {select_name} samples, '
-        f'{num_items:,} items; protocol {config.protocol}; run dir '
-        f'{run_dir}')
+        f'{num_items:,} items; protocol {config.protocol}'
+        f'{", then refit on all training samples" if config.refit else ""}'
+        f'; run dir {run_dir}')
     for line in settings_lines(config):
         log(line)
 
-    model = SRGNN(num_items, config.hidden_channels, config.num_layers,
-                  config.hybrid, fused=config.fused_kernel).to(device)
-    if device.type == 'cpu':
-        prepare_fused_kernel(model, log)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay,
-                                 fused=True)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step,
-                                                config.lr_gamma)
+    model, optimizer, scheduler = new_training(config, num_items, device,
+                                               log)
 
     last_path = osp.join(run_dir, 'last.pt')
     best_path = osp.join(run_dir, 'checkpoint.pt')
     # paper: the best of each metric; clean: the metrics of the best epoch.
+    # 'refit_epoch' counts the epochs of the refit, once it has started.
     state: Dict[str, Any] = {'epoch': 0, 'best': {}, 'best_epoch': {},
                              'bad_epochs': 0}
     if resume:
@@ -262,32 +318,27 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         scheduler.load_state_dict(last['scheduler'])
         generator.set_state(last['generator'])
         state = last['state']
-        log(f'resuming {run_dir} after epoch {state["epoch"]}')
+        log(f'resuming {run_dir} after epoch {state["epoch"]}'
+            + (f' and refit epoch {state["refit_epoch"]}'
+               if 'refit_epoch' in state else ''))
     else:
         write_json(osp.join(run_dir, 'config.json'), config.to_dict())
-    run_log = RunLog(run_dir, keep_epochs=state['epoch'])
+    run_log = RunLog(run_dir, keep_epochs=state['epoch'] + state.get(
+        'refit_epoch', 0))
+
+    def save_last(checkpoint: Dict[str, Any]) -> None:
+        save_checkpoint(last_path, {**checkpoint, 'state': state,
+                                    'generator': generator.get_state()})
 
     official_keys = (f'HR@{config.ks[-1]}', f'MRR@{config.ks[-1]}')
-    stopped = state['bad_epochs'] >= config.patience
+    stopped = (state['bad_epochs'] >= config.patience
+               or 'refit_epoch' in state)
     for epoch in range(state['epoch'] + 1, config.epochs + 1):
         if stopped:
             break
-        if config.protocol == 'paper':
-            # The official loop steps the scheduler before training, so the
-            # first decay comes after two epochs, not three.
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', UserWarning)
-                scheduler.step()
-        lr = optimizer.param_groups[0]['lr']
-
-        start = time.perf_counter()
-        with tqdm(total=len(train_loader), desc=f'epoch {epoch}',
-                  disable=not config.progress, leave=False,
-                  unit='batch') as progress:
-            loss = train_epoch(model, train_loader, optimizer, progress)
-        train_time = time.perf_counter() - start
-        if config.protocol == 'clean':
-            scheduler.step()
+        loss, lr, train_time = run_epoch(config, model, train_loader,
+                                         optimizer, scheduler,
+                                         f'epoch {epoch}')
         metrics = evaluate(model, select_loader, config.ks)
 
         best, best_epoch = state['best'], state['best_epoch']
@@ -312,8 +363,7 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                                      epoch, metrics, train_set)
         if improved and config.protocol == 'clean':
             save_checkpoint(best_path, checkpoint)
-        save_checkpoint(last_path, {**checkpoint, 'state': state,
-                                    'generator': generator.get_state()})
+        save_last(checkpoint)
         run_log.append({'epoch': epoch, 'lr': lr, 'loss': loss,
                         'train_seconds': round(train_time, 3),
                         select_name: metrics})
@@ -325,23 +375,55 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             f'{len(train_loader) / train_time:.1f} batch/s')
         if stopped:
             log(f'no improvement for {config.patience} epochs: stopping')
-    run_log.close()
 
     if config.protocol == 'paper':
+        run_log.close()
         shutil.copyfile(last_path, best_path)
         result = {'protocol': 'paper', 'test': state['best'],
                   'best_epoch': state['best_epoch']}
     else:
-        model.load_state_dict(
-            load_checkpoint(best_path, map_location=device)['model'])
-        result = {
-            'protocol': 'clean',
-            'test': evaluate(model, test_loader, config.ks),
-            'valid': state['best'],
-            'best_epoch': state['best_epoch'][config.monitor],
-        }
-    # POP on the samples the model trained on, beside the model's metrics.
-    popularity = item_popularity(train_loader.y, num_items)
+        chosen = state['best_epoch'][config.monitor]
+        result = {'protocol': 'clean', 'valid': state['best'],
+                  'best_epoch': chosen}
+        if config.refit:
+            if 'refit_epoch' not in state:
+                # The chosen model's test metrics, for comparison only: the
+                # model kept is the refit one.
+                model.load_state_dict(
+                    load_checkpoint(best_path, map_location=device)['model'])
+                state['test_before_refit'] = evaluate(model, test_loader,
+                                                      config.ks)
+                model, optimizer, scheduler = new_training(
+                    config, num_items, device, lambda message: None)
+                generator.manual_seed(config.seed)
+                state['refit_epoch'] = 0
+            log(f'refit: {chosen} epoch(s) on all {len(refit_loader.index):,} '
+                f'training samples')
+            for refit_epoch in range(state['refit_epoch'] + 1, chosen + 1):
+                loss, lr, train_time = run_epoch(
+                    config, model, refit_loader, optimizer, scheduler,
+                    f'refit epoch {refit_epoch}')
+                state['refit_epoch'] = refit_epoch
+                save_last(make_checkpoint(model, optimizer, scheduler, config,
+                                          refit_epoch, {}, train_set))
+                run_log.append({'epoch': state['epoch'] + refit_epoch,
+                                'refit_epoch': refit_epoch, 'lr': lr,
+                                'loss': loss,
+                                'train_seconds': round(train_time, 3)})
+                log(f'refit epoch {refit_epoch:3d} | lr {lr:.0e} | loss '
+                    f'{loss:.4f} | {len(refit_loader) / train_time:.1f} '
+                    f'batch/s')
+            shutil.copyfile(last_path, best_path)
+            result['test_before_refit'] = state['test_before_refit']
+            result['refit_epochs'] = chosen
+        else:
+            model.load_state_dict(
+                load_checkpoint(best_path, map_location=device)['model'])
+        run_log.close()
+        result['test'] = evaluate(model, test_loader, config.ks)
+    # POP on the samples the kept model trained on, beside its metrics.
+    kept_loader = refit_loader or train_loader
+    popularity = item_popularity(kept_loader.y, num_items)
     result['pop'] = {name: evaluate_popularity(popularity, loader.y,
                                                config.ks)
                      for name, loader in (('test', test_loader),

@@ -11,10 +11,10 @@ from pyg_srgnn.cli import main
 from pyg_srgnn.config import FitConfig, read_config_file
 from pyg_srgnn.train import fit, resume
 
-# Trains like `small` below in a child process that SIGKILLs itself in the
-# middle of epoch 3, after the 30th training batch.
+# Trains like `small` below in a child process that SIGKILLs itself at the
+# training batch given.
 KILLED_RUN = textwrap.dedent('''
-    import os, signal, sys
+    import json, os, signal, sys
     from pyg_srgnn.config import FitConfig
     from pyg_srgnn.nn import SRGNN
     from pyg_srgnn.train import fit
@@ -23,43 +23,52 @@ KILLED_RUN = textwrap.dedent('''
 
     def loss_then_die(scores, target):
         calls[0] += 1
-        if calls[0] == 30:
+        if calls[0] == int(sys.argv[4]):
             os.kill(os.getpid(), signal.SIGKILL)
         return loss(scores, target)
 
     SRGNN.loss = staticmethod(loss_then_die)
     fit(FitConfig(root=sys.argv[1], run_dir=sys.argv[2], hidden_channels=8,
                   epochs=5, batch_size=100, progress=False,
-                  protocol=sys.argv[3], num_threads=1),
+                  num_threads=1, **json.loads(sys.argv[3])),
         log=lambda msg: None)
 ''')
 
 
-def small(tmp_path, run, protocol):
+def small(tmp_path, run, options):
     # One thread in both processes: the same float summation order, so the
     # losses match to the last bit.
     return FitConfig(root=str(tmp_path / 'data'), run_dir=str(tmp_path / run),
                      hidden_channels=8, epochs=5, batch_size=100,
-                     progress=False, protocol=protocol, num_threads=1)
+                     progress=False, num_threads=1, **options)
 
 
-@pytest.mark.parametrize('protocol', ['clean', 'paper'])
-def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, protocol):
-    expected = fit(small(tmp_path, 'whole', protocol), log=lambda msg: None)
+@pytest.mark.parametrize('options,kill_at,logged_epochs', [
+    # 11 (clean) or 13 (paper) batches per epoch: killed in epoch 3.
+    (dict(protocol='clean'), 30, [1, 2]),
+    (dict(protocol='paper'), 30, [1, 2]),
+    # 5 epochs of 11 batches, then the refit's epochs of 13 (all samples):
+    # killed in the refit's second epoch.
+    (dict(protocol='clean', refit=True, lr_schedule='official'), 73,
+     [1, 2, 3, 4, 5, 6]),
+])
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, options,
+                                                       kill_at,
+                                                       logged_epochs):
+    expected = fit(small(tmp_path, 'whole', options), log=lambda msg: None)
 
     killed = tmp_path / 'killed'
     proc = subprocess.run([sys.executable, '-c', KILLED_RUN,
-                           str(tmp_path / 'data'), str(killed), protocol],
+                           str(tmp_path / 'data'), str(killed),
+                           json.dumps(options), str(kill_at)],
                           capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr  # it really was killed
     assert not (killed / 'metrics.json').exists()
     logged = [json.loads(line) for line in open(killed / 'log.jsonl')]
-    # 11 (clean) or 13 (paper) batches per epoch: killed in epoch 3.
-    assert [r['epoch'] for r in logged] == [1, 2]
+    assert [r['epoch'] for r in logged] == logged_epochs
 
     result = resume(str(killed), log=lambda msg: None)
-    assert result['test'] == expected['test']
-    assert result['best_epoch'] == expected['best_epoch']
+    assert result == {**expected, 'run_dir': str(killed)}
     whole = [json.loads(line) for line in open(tmp_path / 'whole' /
                                                'log.jsonl')]
     resumed = [json.loads(line) for line in open(killed / 'log.jsonl')]
@@ -75,7 +84,7 @@ def test_resume_errors(tmp_path):
     assert result.exit_code == 2
     assert 'not a run directory' in result.output
 
-    fit(small(tmp_path, 'run', 'clean'), log=lambda msg: None)
+    fit(small(tmp_path, 'run', {}), log=lambda msg: None)
     result = CliRunner().invoke(main, ['fit', '--resume',
                                        str(tmp_path / 'run'), '--lr', '0.1'])
     assert result.exit_code == 2
@@ -84,7 +93,7 @@ def test_resume_errors(tmp_path):
 
 
 def test_log_files(tmp_path):
-    fit(small(tmp_path, 'run', 'clean'), log=lambda msg: None)
+    fit(small(tmp_path, 'run', {}), log=lambda msg: None)
     with open(tmp_path / 'run' / 'log.csv') as f:
         rows = list(csv.DictReader(f))
     assert [int(r['epoch']) for r in rows] == [1, 2, 3, 4, 5]
@@ -153,7 +162,7 @@ def test_tensorboard_when_installed(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import (
         EventAccumulator,
     )
-    fit(small(tmp_path, 'run', 'clean'), log=lambda msg: None)
+    fit(small(tmp_path, 'run', {}), log=lambda msg: None)
     events = EventAccumulator(str(tmp_path / 'run' / 'tensorboard'))
     events.Reload()
     tags = events.Tags()['scalars']

@@ -123,6 +123,69 @@ def test_split_by_session():
         split_by_session(torch.tensor([0, 0]), 0.1)
 
 
+def test_split_by_random_sessions():
+    session = torch.arange(100).repeat_interleave(3)  # 100 sessions of 3
+    splits = [split_by_session(session, 0.1,
+                               torch.Generator().manual_seed(seed))
+              for seed in (0, 0, 1)]
+    train, valid = splits[0]
+    assert valid.numel() == 30 and train.numel() == 270
+    valid_sessions = session[valid].unique()
+    assert valid_sessions.numel() == 10  # whole sessions, never cut
+    assert not set(session[train].tolist()) & set(valid_sessions.tolist())
+    assert valid_sessions.tolist() != list(range(90, 100))  # not the latest
+    assert torch.equal(splits[1][1], valid)  # the same seed, the same split
+    assert not torch.equal(splits[2][1], valid)
+
+
+def test_clean_protocol_with_the_official_schedule(tmp_path):
+    fit(small_config(tmp_path, 'o', lr_schedule='official'),
+        log=lambda msg: None)
+    # Stepped before each epoch, as the paper loop: two epochs at 1e-3.
+    assert [r['lr'] for r in read_log(tmp_path / 'o')] == pytest.approx(
+        [1e-3, 1e-3, 1e-4, 1e-4])
+    assert FitConfig(protocol='paper').lr_schedule == 'official'
+    assert FitConfig(protocol='clean').lr_schedule == 'step'
+
+
+def test_refit(tmp_path):
+    lines = []
+    result = fit(small_config(tmp_path, 'r', refit=True), log=lines.append)
+    chosen = result['best_epoch']
+    assert result['refit_epochs'] == chosen
+    log = read_log(tmp_path / 'r')
+    refit = [r for r in log if 'refit_epoch' in r]
+    assert [r['refit_epoch'] for r in refit] == list(range(1, chosen + 1))
+    assert [r['epoch'] for r in log] == list(range(1, 5 + chosen))
+    assert all('valid' not in r for r in refit)
+    # The chosen model is what the run without refit keeps and tests.
+    plain = fit(small_config(tmp_path, 'p'), log=lambda msg: None)
+    assert result['test_before_refit'] == plain['test']
+    assert result['valid'] == plain['valid']
+    assert result['test'] != plain['test']
+    # The refit model is the one kept: it scores the test split as reported.
+    from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
+    from pyg_srgnn.data import SessionLoader
+    from pyg_srgnn.data.dataset import load_dataset
+    from pyg_srgnn.train import evaluate
+    model, _ = model_from_checkpoint(load_checkpoint(
+        str(tmp_path / 'r' / 'checkpoint.pt')))
+    test_set = load_dataset('diginetica-sample', str(tmp_path / 'data'),
+                            'test')
+    assert evaluate(model, SessionLoader(test_set), (10, 20)) == (
+        pytest.approx(result['test']))
+    # POP counts every training sample, as the refit model saw them.
+    train_set = load_dataset('diginetica-sample', str(tmp_path / 'data'))
+    popularity = item_popularity(train_set.sample_tensors()[2], 309)
+    assert result['pop']['test'] == evaluate_popularity(
+        popularity, test_set.sample_tensors()[2], (10, 20))
+    assert any(line.startswith('refit: ') for line in lines)
+    with open(tmp_path / 'r' / 'log.csv') as f:
+        assert 'refit_epoch' in f.readline()
+    with pytest.raises(ValueError, match="'refit'"):
+        FitConfig(protocol='paper', refit=True)
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(protocol='best'), "'protocol': 'best'.*clean, paper"),
     (dict(valid_fraction=1.5), "'valid_fraction'"),
