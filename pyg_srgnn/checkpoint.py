@@ -46,13 +46,21 @@ def load_checkpoint(path: str, map_location='cpu') -> Dict[str, Any]:
     return checkpoint
 
 
+def model_from_config(config: FitConfig, num_items: int,
+                      fused: bool = False) -> SRGNN:
+    r"""A new :class:`SRGNN` with the architecture :obj:`config` names."""
+    return SRGNN(num_items, config.hidden_channels, config.num_layers,
+                 config.hybrid, fused=fused, norm_scale=config.norm_scale,
+                 dropout=config.embedding_dropout,
+                 max_positions=config.positions)
+
+
 def model_from_checkpoint(checkpoint: Dict[str, Any]) -> Tuple[SRGNN,
                                                                 FitConfig]:
     r"""Rebuilds the trained :class:`SRGNN` and its :class:`FitConfig`."""
     config = FitConfig.from_dict(checkpoint['config'])
     num_items = checkpoint['model']['embedding.weight'].size(0) - 1
-    model = SRGNN(num_items, config.hidden_channels, config.num_layers,
-                  config.hybrid)
+    model = model_from_config(config, num_items)
     model.load_state_dict(checkpoint['model'])
     model.eval()
     return model, config

@@ -60,6 +60,16 @@ class FitConfig:
         1, 'Propagation steps with shared weights (official --step).')
     hybrid: bool = option(
         True, 'Session embedding W3[s_g; v_n] (hybrid) or s_g alone.')
+    norm_scale: Optional[float] = option(
+        None, 'NISER (Gupta et al., 2019): L2-normalise item and session '
+        'embeddings and score with this scale times the cosine (16 in '
+        'NISER) [default: dot products, as SR-GNN].')
+    embedding_dropout: float = option(
+        0.0, 'Dropout on the looked-up item embeddings (NISER+: 0.1).')
+    positions: int = option(
+        0, 'NISER+: learned embeddings of click positions 1..N added to the '
+        "clicks' states before the readout (later clicks share the last); "
+        '0 for none. The fused kernel does not cover them.')
     epochs: int = option(30, 'Maximum number of epochs.')
     batch_size: Optional[int] = option(
         None, _sized_help('batch_size', 'Training batch size'))
@@ -135,6 +145,11 @@ class FitConfig:
              'split'),
             (self.hidden_channels >= 1, 'hidden_channels', 'at least 1'),
             (self.num_layers >= 1, 'num_layers', 'at least 1'),
+            (self.norm_scale is None or 0 < self.norm_scale < math.inf,
+             'norm_scale', 'positive and finite, or null'),
+            (0 <= self.embedding_dropout < 1, 'embedding_dropout',
+             'in [0, 1)'),
+            (self.positions >= 0, 'positions', 'at least 0'),
             (self.epochs >= 1, 'epochs', 'at least 1'),
             (self.batch_size >= 1, 'batch_size', 'at least 1'),
             (self.eval_batch_size >= 1, 'eval_batch_size', 'at least 1'),

@@ -145,9 +145,10 @@ class Recommender:
         data = session_graph_batch(clicks.to(device), ptr.to(device),
                                    edge_weight=self.edge_weight)
         edge_weight = getattr(data, 'edge_weight', None)
-        h = model.conv(model.embedding(data.x), data.edge_index, edge_weight)
-        _, alpha = model.readout(h, data.alias_index, data.last_index,
-                                 data.batch, return_attention_weights=True)
+        _, alpha = model.session_embedding(data.x, data.edge_index,
+                                           data.alias_index, data.last_index,
+                                           data.batch, edge_weight,
+                                           return_attention_weights=True)
         weight_in, weight_out = srgnn_norm(data.edge_index, edge_weight,
                                            data.num_nodes)
         labels = [self.item_labels[i - 1] for i in data.x.tolist()]

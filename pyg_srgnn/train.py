@@ -12,7 +12,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from pyg_srgnn.allocator import keep_freed_memory
-from pyg_srgnn.checkpoint import load_checkpoint, save_checkpoint
+from pyg_srgnn.checkpoint import (
+    load_checkpoint,
+    model_from_config,
+    save_checkpoint,
+)
 from pyg_srgnn.config import DATASET_SETTINGS, FitConfig, dataset_settings
 from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.io import read_json_object
@@ -137,7 +141,8 @@ def prepare_fused_kernel(model: SRGNN,
     if not fused.covers(model):
         model.fused = False
         log('Session embedding: the PyTorch modules (the fused kernel '
-            'covers one propagation step with the hybrid readout).')
+            'covers one propagation step with the hybrid readout and no '
+            'position embeddings).')
         return
     if not fused.is_built():
         log('Session embedding: compiling the fused kernel, once per '
@@ -155,12 +160,21 @@ def prepare_fused_kernel(model: SRGNN,
 def settings_lines(config: FitConfig) -> List[str]:
     r"""The training settings of a run, and where the data set has its own
     defaults (:data:`pyg_srgnn.config.DATASET_SETTINGS`), which."""
+    extras = [text for text, used in (
+        ('StepLR stepped before each epoch (official)',
+         config.lr_schedule == 'official'),
+        (f'NISER scale {config.norm_scale:g}' if config.norm_scale else '',
+         config.norm_scale is not None),
+        (f'embedding dropout {config.embedding_dropout:g}',
+         config.embedding_dropout > 0),
+        (f'{config.positions} position embeddings', config.positions > 0),
+    ) if used]
     lines = [f'settings: batch size {config.batch_size}, Adam lr '
              f'{config.lr:g}, L2 {config.weight_decay:g}, StepLR '
              f'{config.lr_step} / {config.lr_gamma:g}, d = '
              f'{config.hidden_channels}, {config.num_layers} propagation '
              f'step(s), up to {config.epochs} epochs, patience '
-             f'{config.patience}']
+             f'{config.patience}' + ''.join(f', {e}' for e in extras)]
     own = DATASET_SETTINGS.get(config.dataset, {})
     if own:
         paper = dataset_settings('paper')
@@ -213,8 +227,8 @@ def new_training(config: FitConfig, num_items: int, device: torch.device,
     r"""A freshly initialised model (seeded with :obj:`config.seed`), its
     optimizer and its scheduler."""
     torch.manual_seed(config.seed)
-    model = SRGNN(num_items, config.hidden_channels, config.num_layers,
-                  config.hybrid, fused=config.fused_kernel).to(device)
+    model = model_from_config(config, num_items,
+                              fused=config.fused_kernel).to(device)
     if device.type == 'cpu':
         prepare_fused_kernel(model, log)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
 from pyg_srgnn.cli import format_item, main, parse_session
 from pyg_srgnn.config import FitConfig
+from pyg_srgnn.data import session_graph_batch
 from pyg_srgnn.popularity import popular_items
 from pyg_srgnn.recommend import Recommender
 from pyg_srgnn.train import fit
@@ -230,7 +231,6 @@ def test_explain(trained):
     assert [c_['node'] for c_ in out['clicks']] == [0, 1, 0, 2]
     assert out['last_node'] == 2
     model = rec.model
-    from pyg_srgnn.data import session_graph_batch
     data = session_graph_batch(torch.tensor([1, 2, 1, 3]),
                                torch.tensor([0, 4]))
     with torch.no_grad():
@@ -283,3 +283,30 @@ def test_evaluate_on_another_dataset_leaves_the_models_data_alone(
     # sample's directory.
     assert str(tmp_path / 'home' / 'diginetica' / 'raw') in result.output
     assert sorted(data_dir.rglob('*')) == before
+
+
+def test_niser_checkpoint_round_trip(tmp_path):
+    config = FitConfig(root=str(tmp_path / 'data'), run_dir=str(tmp_path /
+                                                                'run'),
+                       hidden_channels=8, epochs=1, progress=False,
+                       norm_scale=16.0, embedding_dropout=0.1, positions=5)
+    fit(config, log=lambda msg: None)
+    checkpoint = load_checkpoint(str(tmp_path / 'run' / 'checkpoint.pt'))
+    model, loaded = model_from_checkpoint(checkpoint)
+    assert (model.norm_scale, model.dropout, model.max_positions) == (
+        16.0, 0.1, 5)
+    assert loaded.positions == 5
+    rec = Recommender.from_checkpoint(str(tmp_path / 'run' /
+                                          'checkpoint.pt'))
+    a, b = rec.item_labels[:2]
+    top = rec.model.recommend([[1, 2]], k=5)[0].tolist()
+    assert rec.recommend([[a, b]], k=5)[0] == [rec.item_labels[i - 1]
+                                               for i in top]
+    # explain's weights come from the same session embedding as the scores.
+    out = rec.explain([a, b, a])
+    data = session_graph_batch(torch.tensor([1, 2, 1]), torch.tensor([0, 3]))
+    _, alpha = rec.model.session_embedding(
+        data.x, data.edge_index, data.alias_index, data.last_index,
+        data.batch, return_attention_weights=True)
+    assert [c['attention'] for c in out['clicks']] == pytest.approx(
+        alpha.tolist())

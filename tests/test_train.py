@@ -191,6 +191,11 @@ def test_refit(tmp_path):
     (dict(valid_fraction=1.5), "'valid_fraction'"),
     (dict(monitor='HR@50'), "'monitor'.*K in"),
     (dict(batch_size=0), "'batch_size'"),
+    (dict(norm_scale=0.0), "'norm_scale'"),
+    (dict(embedding_dropout=1.0), "'embedding_dropout'"),
+    (dict(positions=-1), "'positions'"),
+    (dict(lr_schedule='cosine'), "'lr_schedule'.*step, official"),
+    (dict(valid_split='oldest'), "'valid_split'"),
 ])
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):

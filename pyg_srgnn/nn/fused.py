@@ -135,10 +135,12 @@ def kernel_build_log() -> Optional[str]:
 
 def covers(model) -> bool:
     r"""Whether the kernel computes :obj:`model`'s architecture: one
-    propagation step, the hybrid readout, biases."""
+    propagation step, the hybrid readout, biases, no position embeddings
+    (the NISER normalisation and dropout lie outside it)."""
     conv, readout = model.conv, model.readout
     return (conv.num_layers == 1 and readout.lin_hybrid is not None
-            and conv.bias_in is not None and conv.lin_in.bias is not None)
+            and conv.bias_in is not None and conv.lin_in.bias is not None
+            and getattr(model, 'position', None) is None)
 
 
 def supports(model, x: Tensor, edge_index: Adj, edge_weight: OptTensor,

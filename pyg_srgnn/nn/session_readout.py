@@ -1,4 +1,4 @@
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -26,6 +26,11 @@ class SessionReadout(torch.nn.Module):
     and :math:`\alpha` is not normalised (no softmax), as in the official code.
     Without :obj:`hybrid`, :math:`\mathbf{s}_h = \mathbf{s}_g`.
 
+    A model may add a vector to every click's state and to the last
+    click's (:obj:`click_offset`, :obj:`last_offset`), such as the position
+    embeddings of NISER+: then :math:`\mathbf{v}_i` and :math:`\mathbf{v}_n`
+    above are those sums.
+
     Args:
         channels (int): Size of each node state.
         hybrid (bool, optional): If set to :obj:`False`, returns the global
@@ -36,7 +41,9 @@ class SessionReadout(torch.nn.Module):
           node states :math:`(|\mathcal{V}|, F)`,
           click-to-node index :math:`(|\mathcal{C}|)`,
           last-click node index :math:`(B)`,
-          node-to-session batch vector :math:`(|\mathcal{V}|)`
+          node-to-session batch vector :math:`(|\mathcal{V}|)`,
+          optional click offsets :math:`(|\mathcal{C}|, F)` and last-click
+          offsets :math:`(B, F)`
         - **output:** session embeddings :math:`(B, F)`, and the attention
           weights :math:`(|\mathcal{C}|)` if :obj:`return_attention_weights`
     """
@@ -67,12 +74,18 @@ class SessionReadout(torch.nn.Module):
         last_index: Tensor,
         batch: Tensor,
         return_attention_weights: bool = False,
+        click_offset: Optional[Tensor] = None,
+        last_offset: Optional[Tensor] = None,
     ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         # `index_select` and `index_add` rather than indexing and scatter:
         # their gradients are row copies.
         click = x.index_select(0, alias_index)  # [num_clicks, F]
         click_batch = batch.index_select(0, alias_index)  # [num_clicks]
         last = x.index_select(0, last_index)  # [B, F]
+        if click_offset is not None:
+            click = click + click_offset
+        if last_offset is not None:
+            last = last + last_offset
 
         alpha = self.lin_last(last).index_select(0, click_batch)
         alpha = self.att(torch.sigmoid(alpha + self.lin_click(click)))

@@ -1,5 +1,5 @@
 import math
-from typing import Dict, Mapping, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -106,10 +106,22 @@ class SRGNN(torch.nn.Module):
             built at first use) wherever it supports the architecture and
             the inputs, with the same results; elsewhere, or if it cannot be
             built, the modules run. (default: :obj:`False`)
+        norm_scale (float, optional): NISER (`Gupta et al., 2019
+            <https://arxiv.org/abs/1909.04276>`_): L2-normalise the looked-up
+            item embeddings, the session embedding and the item table, and
+            score with :obj:`norm_scale` times the cosine (:math:`\sigma`,
+            16 in NISER). (default: :obj:`None`, dot products as SR-GNN)
+        dropout (float, optional): Dropout on the looked-up item embeddings
+            while training (NISER+: 0.1). (default: :obj:`0.0`)
+        max_positions (int, optional): NISER+: a learned embedding of each
+            click's position in its session (from the first click; later
+            positions share the last row) added to the click states after
+            propagation, before the readout. (default: :obj:`0`, none)
     """
     def __init__(self, num_items: int, hidden_channels: int = 100,
                  num_layers: int = 1, hybrid: bool = True,
-                 fused: bool = False):
+                 fused: bool = False, norm_scale: Optional[float] = None,
+                 dropout: float = 0.0, max_positions: int = 0):
         super().__init__()
         if num_items < 1:
             raise ValueError(f"'num_items' must be at least 1 "
@@ -119,10 +131,15 @@ class SRGNN(torch.nn.Module):
         self.num_layers = num_layers
         self.hybrid = hybrid
         self.fused = fused
+        self.norm_scale = norm_scale
+        self.dropout = dropout
+        self.max_positions = max_positions
 
         self.embedding = Embedding(num_items + 1, hidden_channels)
         self.conv = SRGNNConv(hidden_channels, num_layers)
         self.readout = SessionReadout(hidden_channels, hybrid)
+        self.position = (Embedding(max_positions, hidden_channels)
+                         if max_positions > 0 else None)
 
         self.reset_parameters()
 
@@ -143,9 +160,11 @@ class SRGNN(torch.nn.Module):
         batch: Tensor,
         edge_weight: OptTensor = None,
         sparse_grad: bool = False,
-    ) -> Tensor:
+        return_attention_weights: bool = False,
+    ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         r"""Returns the session embeddings :math:`\mathbf{s}_h`,
-        :obj:`[B, hidden_channels]`.
+        :obj:`[B, hidden_channels]`, and with
+        :obj:`return_attention_weights` the readout's weight of every click.
 
         With :obj:`sparse_grad`, the lookup of :obj:`x` in the item table
         back-propagates a sparse gradient. :meth:`forward` uses it, as the
@@ -154,13 +173,47 @@ class SRGNN(torch.nn.Module):
         more passes over the table).
         """
         x = F.embedding(x, self.embedding.weight, sparse=sparse_grad)
-        if self.fused:
+        if self.dropout > 0:
+            x = F.dropout(x, self.dropout, self.training)
+        if self.norm_scale is not None:
+            x = F.normalize(x, dim=-1)
+        out = None
+        if self.fused and not return_attention_weights:
             out = fused.session_embedding(self, x, edge_index, alias_index,
                                           last_index, batch, edge_weight)
-            if out is not None:
-                return out
-        h = self.conv(x, edge_index, edge_weight)
-        return self.readout(h, alias_index, last_index, batch)
+        if out is None:
+            h = self.conv(x, edge_index, edge_weight)
+            out = self.readout(h, alias_index, last_index, batch,
+                               return_attention_weights,
+                               *self.position_offsets(alias_index, batch,
+                                                      last_index.numel()))
+        if return_attention_weights:
+            out, alpha = out
+            return self.normalize(out), alpha
+        return self.normalize(out)
+
+    def normalize(self, session: Tensor) -> Tensor:
+        r"""The session embedding as scored: L2-normalised under NISER."""
+        if self.norm_scale is None:
+            return session
+        return F.normalize(session, dim=-1)
+
+    def position_offsets(self, alias_index: Tensor, batch: Tensor,
+                         num_sessions: int) -> Tuple[OptTensor, OptTensor]:
+        r"""The position embedding of every click and of every session's
+        last click (NISER+), or :obj:`None` without position embeddings.
+        Clicks are laid out session after session, in click order."""
+        if self.position is None:
+            return None, None
+        click_batch = batch.index_select(0, alias_index)
+        count = torch.bincount(click_batch, minlength=num_sessions)  # [B]
+        start = count.cumsum(0) - count
+        position = torch.arange(click_batch.numel(),
+                                device=click_batch.device)
+        position = position - start.index_select(0, click_batch)
+        last = self.max_positions - 1
+        return (self.position(position.clamp(max=last)),
+                self.position((count - 1).clamp(min=0, max=last)))
 
     def forward(
         self,
@@ -187,7 +240,10 @@ class SRGNN(torch.nn.Module):
         session = self.session_embedding(x, edge_index, alias_index,
                                          last_index, batch, edge_weight,
                                          sparse_grad=True)
-        return _ItemScores.apply(session, weight)  # [B, num_items]
+        if self.norm_scale is None:
+            return _ItemScores.apply(session, weight)  # [B, num_items]
+        weight = F.normalize(weight, dim=-1)
+        return self.norm_scale * _ItemScores.apply(session, weight)
 
     def forward_batch(self, data) -> Tensor:
         r"""Calls :meth:`forward` on a batch built by
@@ -277,6 +333,11 @@ class SRGNN(torch.nn.Module):
         return model
 
     def __repr__(self) -> str:
+        extra = ''.join(f', {name}={value}' for name, value, default in (
+            ('norm_scale', self.norm_scale, None),
+            ('dropout', self.dropout, 0.0),
+            ('max_positions', self.max_positions, 0)) if value != default)
         return (f'{self.__class__.__name__}(num_items={self.num_items}, '
                 f'hidden_channels={self.hidden_channels}, '
-                f'num_layers={self.num_layers}, hybrid={self.hybrid})')
+                f'num_layers={self.num_layers}, hybrid={self.hybrid}'
+                f'{extra})')

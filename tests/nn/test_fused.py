@@ -2,14 +2,15 @@ import warnings
 
 import pytest
 import torch
-from test_srgnn import SESSIONS, dense_reference, official_state_dict
+from test_srgnn import (
+    SESSIONS,
+    batch_of,
+    dense_reference,
+    official_state_dict,
+)
 
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.dataset import load_dataset
-from pyg_srgnn.data.session_graph import (
-    session_graph_batch,
-    sessions_to_tensors,
-)
 from pyg_srgnn.nn import SRGNN, fused
 
 
@@ -20,11 +21,6 @@ def kernel():
         pytest.skip(f'the fused kernel cannot be built here: '
                     f'{fused.kernel_error()}')
     return kernel
-
-
-def batch_of(sessions, edge_weight='binary'):
-    clicks, ptr = sessions_to_tensors(sessions, 10)
-    return session_graph_batch(clicks, ptr, edge_weight=edge_weight)
 
 
 def embeddings_and_gradients(model, data, dtype):
@@ -209,3 +205,28 @@ def test_fused_bad_indices_raise_clear_errors(kernel, field, match):
         model.session_embedding(data.x, inputs['edge_index'],
                                 data.alias_index, data.last_index,
                                 inputs['batch'])
+
+
+def test_fused_with_niser_normalisation(kernel, monkeypatch):
+    # The normalisation and dropout lie outside the kernel, which still
+    # runs; position embeddings are not covered.
+    calls = []
+    apply = fused.SessionEmbedding.apply
+    monkeypatch.setattr(fused.SessionEmbedding, 'apply',
+                        lambda *args: calls.append(True) or apply(*args))
+    torch.manual_seed(0)
+    modules = SRGNN(10, hidden_channels=20, norm_scale=16.0).double()
+    fused_model = SRGNN(10, hidden_channels=20, norm_scale=16.0,
+                        fused=True).double()
+    fused_model.load_state_dict(modules.state_dict())
+    data = batch_of(SESSIONS)
+    out, grads = embeddings_and_gradients(modules, data, torch.float64)
+    fused_out, fused_grads = embeddings_and_gradients(fused_model, data,
+                                                      torch.float64)
+    assert calls == [True]  # the kernel ran, once, for the fused model
+    assert torch.allclose(fused_out, out, atol=1e-12, rtol=0)
+    for name, grad in grads.items():
+        assert torch.allclose(fused_grads[name].to_dense(), grad.to_dense(),
+                              atol=1e-12, rtol=0), name
+    assert not fused.covers(SRGNN(10, max_positions=5, fused=True))
+    assert fused.covers(SRGNN(10, norm_scale=16.0, dropout=0.1, fused=True))

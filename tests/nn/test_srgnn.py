@@ -3,6 +3,10 @@ import math
 import pytest
 import torch
 
+from pyg_srgnn.data.session_graph import (
+    session_graph_batch,
+    sessions_to_tensors,
+)
 from pyg_srgnn.nn import SRGNN
 
 SESSIONS = [
@@ -13,6 +17,11 @@ SESSIONS = [
     [9, 3, 9, 3, 9, 1, 8],
     [4, 8, 8, 8, 2],
 ]
+
+
+def batch_of(sessions, edge_weight='binary'):
+    clicks, ptr = sessions_to_tensors(sessions, 10)
+    return session_graph_batch(clicks, ptr, edge_weight=edge_weight)
 
 
 def official_state_dict(num_rows, d, seed):
@@ -120,13 +129,18 @@ def test_parity_count_weights():
     assert not torch.allclose(out, binary)  # [1, 2, 1, 2] differs
 
 
-def test_batch_invariance():
+@pytest.mark.parametrize('options', [
+    dict(),
+    dict(norm_scale=16.0),
+    dict(norm_scale=16.0, dropout=0.1, max_positions=3),
+])
+def test_batch_invariance(options):
     torch.manual_seed(0)
-    model = SRGNN(num_items=10, hidden_channels=8)
+    model = SRGNN(num_items=10, hidden_channels=8, **options).eval()
     together = model.score_sessions(SESSIONS)
     for i, session in enumerate(SESSIONS):
         alone = model.score_sessions([session])
-        assert torch.allclose(alone[0], together[i], atol=1e-6)
+        assert torch.allclose(alone[0], together[i], atol=1e-5)
 
 
 def test_recommend():
@@ -234,3 +248,67 @@ def test_item_scores_gradcheck():
     assert torch.autograd.gradcheck(_ItemScores.apply, (session, weight))
     assert torch.equal(_ItemScores.apply(session, weight),
                        session @ weight[1:].t())
+
+
+def test_niser_scores_are_scaled_cosines():
+    torch.manual_seed(0)
+    model = SRGNN(num_items=10, hidden_channels=8, norm_scale=16.0)
+    plain = SRGNN(num_items=10, hidden_channels=8)
+    plain.load_state_dict(model.state_dict())
+    data = batch_of(SESSIONS)
+    scores = model.forward_batch(data)
+    # The same session embedding as SR-GNN's on normalised item embeddings.
+    with torch.no_grad():
+        plain.embedding.weight.copy_(torch.nn.functional.normalize(
+            model.embedding.weight, dim=-1))
+    session = plain.session_embedding(data.x, data.edge_index,
+                                      data.alias_index, data.last_index,
+                                      data.batch)
+    session = session / session.norm(dim=-1, keepdim=True)
+    table = plain.embedding.weight[1:]
+    assert torch.allclose(scores, 16 * session @ table.t(), atol=1e-5)
+    assert scores.abs().max() <= 16 + 1e-4
+    assert 'norm_scale=16.0' in repr(model)
+
+
+def test_embedding_dropout_only_while_training():
+    torch.manual_seed(0)
+    model = SRGNN(num_items=10, hidden_channels=8, dropout=0.5)
+    data = batch_of(SESSIONS)
+    model.eval()
+    assert torch.equal(model.forward_batch(data), model.forward_batch(data))
+    model.train()
+    assert not torch.equal(model.forward_batch(data),
+                           model.forward_batch(data))
+
+
+def test_position_offsets():
+    torch.manual_seed(0)
+    model = SRGNN(num_items=10, hidden_channels=8, max_positions=4)
+    data = batch_of(SESSIONS)
+    clicks, last = model.position_offsets(data.alias_index, data.batch,
+                                          len(SESSIONS))
+    table = model.position.weight
+    # Positions from each session's first click; the fifth and later
+    # clicks share the last row.
+    positions = [min(i, 3) for s in SESSIONS for i in range(len(s))]
+    assert torch.equal(clicks, table[positions])
+    assert torch.equal(last, table[[min(len(s) - 1, 3) for s in SESSIONS]])
+    assert SRGNN(10, 8).position_offsets(data.alias_index, data.batch,
+                                         6) == (None, None)
+
+
+def test_positions_change_the_session_embedding():
+    torch.manual_seed(0)
+    model = SRGNN(num_items=10, hidden_channels=8, max_positions=8)
+    without = SRGNN(num_items=10, hidden_channels=8)
+    without.load_state_dict({key: value for key, value in
+                             model.state_dict().items()
+                             if not key.startswith('position.')})
+    data = batch_of(SESSIONS)
+    assert not torch.allclose(model.forward_batch(data),
+                              without.forward_batch(data))
+    with torch.no_grad():
+        model.position.weight.zero_()
+    assert torch.allclose(model.forward_batch(data),
+                          without.forward_batch(data), atol=1e-6)
