@@ -5,7 +5,8 @@
 Each run goes to bench/results/accuracy/DATASET-PROTOCOL[-VARIANT]-seedN/,
 where VARIANT names the options that differ from the protocol's defaults
 (official: the official schedule under the clean protocol, random: a random
-validation split, refit): config.json,
+validation split, refit, nisS: NISER scale S, dropP: embedding dropout P,
+posN: N position embeddings): config.json,
 log.jsonl and log.csv (one line per epoch, written as the run goes),
 metrics.json and run.json (machine, versions, command, wall time, peak
 resident memory). The model
@@ -29,6 +30,23 @@ from pyg_srgnn.config import LR_SCHEDULES, PROTOCOLS, VALID_SPLITS, FitConfig
 from pyg_srgnn.train import fit, resume
 
 
+def variant(config: FitConfig) -> str:
+    r"""The options of :obj:`config` that differ from its protocol's
+    defaults, as a run directory's name has them (e.g.
+    :obj:`-official-refit-nis16`)."""
+    default = FitConfig(dataset=config.dataset, protocol=config.protocol)
+    names = {
+        'lr_schedule': str, 'valid_split': str,
+        'refit': lambda value: 'refit',
+        'norm_scale': lambda value: f'nis{value:g}',
+        'embedding_dropout': lambda value: f'drop{value:g}',
+        'positions': lambda value: f'pos{value}',
+    }
+    return ''.join(f'-{name(getattr(config, key))}'
+                   for key, name in names.items()
+                   if getattr(config, key) != getattr(default, key))
+
+
 @click.command()
 @click.option('--dataset', default='diginetica', show_default=True)
 @click.option('--protocol', type=click.Choice(PROTOCOLS), default='paper',
@@ -42,19 +60,15 @@ from pyg_srgnn.train import fit, resume
 @click.option('--valid-split', type=click.Choice(VALID_SPLITS),
               default='latest', show_default=True)
 @click.option('--refit', is_flag=True)
-def main(dataset, protocol, seed, epochs, threads, root, lr_schedule,
-         valid_split, refit):
+@click.option('--norm-scale', type=float, default=None)
+@click.option('--embedding-dropout', default=0.0, show_default=True)
+@click.option('--positions', default=0, show_default=True)
+def main(dataset, protocol, seed, epochs, threads, root, **options):
     use_shared_data()
     config = FitConfig(dataset=dataset, root=root, protocol=protocol,
                        seed=seed, epochs=epochs, num_threads=threads,
-                       lr_schedule=lr_schedule, valid_split=valid_split,
-                       refit=refit, progress=False)
-    default = FitConfig(protocol=protocol)
-    variant = ''.join(f'-{value}' for value, differs in (
-        (config.lr_schedule, config.lr_schedule != default.lr_schedule),
-        (config.valid_split, config.valid_split != default.valid_split),
-        ('refit', config.refit)) if differs)
-    name = f'{dataset}-{protocol}{variant}-seed{seed}'
+                       progress=False, **options)
+    name = f'{dataset}-{protocol}{variant(config)}-seed{seed}'
     run_dir = RESULTS_DIR / 'accuracy' / name
     config.run_dir = str(run_dir)
     start = time.time()

@@ -177,6 +177,36 @@ def test_collect_tables():
             '1.045x faster.') in table
 
 
+def test_accuracy_run_names_say_the_variant():
+    from bench.accuracy import variant
+    from pyg_srgnn.config import FitConfig
+
+    def name(**options):
+        return variant(FitConfig(dataset='diginetica', **options))
+
+    assert name(protocol='paper') == ''
+    assert name(protocol='clean') == ''
+    # The paper protocol's own schedule is no variant; the clean one's is.
+    assert name(protocol='paper', lr_schedule='official') == ''
+    assert name(protocol='clean', lr_schedule='official',
+                refit=True) == '-official-refit'
+    assert name(protocol='clean', valid_split='random') == '-random'
+    assert name(protocol='clean', norm_scale=16.0, embedding_dropout=0.1,
+                positions=50) == '-nis16-drop0.1-pos50'
+
+
+def test_collect_refit_runs():
+    from bench.collect import accuracy_table
+
+    refit = {'result': {'test': {'HR@20': 0.52, 'MRR@20': 0.18},
+                        'test_before_refit': {'HR@20': 0.5},
+                        'best_epoch': 3},
+             'seed': 0, 'epochs': '6'}
+    table = accuracy_table({'diginetica|clean-official-refit': [refit]})
+    assert ('| diginetica | clean-official-refit | 0 | 6 | 3 (refit; chosen '
+            'model HR@20 50.00) | 52.00 | 18.00 | - | - |') in table
+
+
 def test_machine_names_the_commit():
     from bench.common import machine
 
