@@ -5,8 +5,9 @@
 Each run goes to bench/results/accuracy/DATASET-PROTOCOL[-VARIANT]-seedN/,
 where VARIANT names the options that differ from the protocol's defaults
 (official: the official schedule under the clean protocol, random: a random
-validation split, refit, nisS: NISER scale S, dropP: embedding dropout P,
-posN: N position embeddings): config.json,
+validation split, refit, count: count-weighted edges, dN: N channels,
+stepsN: N propagation steps, nisS: NISER scale S, dropP: embedding dropout
+P, posN: N position embeddings): config.json,
 log.jsonl and log.csv (one line per epoch, written as the run goes),
 metrics.json and run.json (machine, versions, command, wall time, peak
 resident memory). The model
@@ -16,6 +17,8 @@ runs into the README tables.
 """
 import sys
 import time
+from pathlib import Path
+from typing import Any, Dict
 
 import click
 
@@ -36,6 +39,9 @@ def variant(config: FitConfig) -> str:
     :obj:`-official-refit-nis16`)."""
     default = FitConfig(dataset=config.dataset, protocol=config.protocol)
     names = {
+        'edge_weight': str,
+        'hidden_channels': lambda value: f'd{value}',
+        'num_layers': lambda value: f'steps{value}',
         'lr_schedule': str, 'valid_split': str,
         'refit': lambda value: 'refit',
         'norm_scale': lambda value: f'nis{value:g}',
@@ -64,12 +70,24 @@ def variant(config: FitConfig) -> str:
 @click.option('--embedding-dropout', default=0.0, show_default=True)
 @click.option('--positions', default=0, show_default=True)
 def main(dataset, protocol, seed, epochs, threads, root, **options):
-    use_shared_data()
     config = FitConfig(dataset=dataset, root=root, protocol=protocol,
                        seed=seed, epochs=epochs, num_threads=threads,
                        progress=False, **options)
-    name = f'{dataset}-{protocol}{variant(config)}-seed{seed}'
-    run_dir = RESULTS_DIR / 'accuracy' / name
+    run(config, 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]))
+
+
+def run_dir_of(config: FitConfig) -> Path:
+    name = f'{config.dataset}-{config.protocol}{variant(config)}-seed' \
+           f'{config.seed}'
+    return RESULTS_DIR / 'accuracy' / name
+
+
+def run(config: FitConfig, command: str) -> Dict[str, Any]:
+    r"""Trains :obj:`config` into its run directory (:func:`run_dir_of`),
+    going on from the last finished epoch of a run that was killed, and
+    writes :obj:`run.json`; returns the result."""
+    use_shared_data()
+    run_dir = run_dir_of(config)
     config.run_dir = str(run_dir)
     start = time.time()
     # Before the run: the commit of the code that runs, not of a later
@@ -80,11 +98,12 @@ def main(dataset, protocol, seed, epochs, threads, root, **options):
     resumed = (run_dir / 'last.pt').is_file() and not (
         run_dir / 'metrics.json').is_file()
     if resumed:
-        result = resume(str(run_dir), log=log, num_threads=threads)
+        result = resume(str(run_dir), log=log,
+                        num_threads=config.num_threads)
     else:
         result = fit(config, log=log)
     write_json(run_dir / 'run.json', {
-        'command': 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]),
+        'command': command,
         'machine': started_on,
         'wall_seconds_last_invocation': round(time.time() - start, 1),
         # Of the last invocation: the whole run unless it was resumed.
@@ -92,6 +111,7 @@ def main(dataset, protocol, seed, epochs, threads, root, **options):
         'resumed': resumed,
         'result': result,
     })
+    return result
 
 
 if __name__ == '__main__':

@@ -304,3 +304,37 @@ def test_collect_allocator_table():
     assert "| glibc's default | 33.41 | 4,811 | 712 MB |" in table
     assert '| freed memory kept (fit) | 29.02 | 0 | 701 MB |' in table
     assert 'makes a step 1.15x faster' in table
+
+
+def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
+    import bench.accuracy
+    import bench.search
+
+    monkeypatch.setattr(bench.accuracy, 'RESULTS_DIR', tmp_path)
+    monkeypatch.setattr(bench.search, 'RESULTS_DIR', tmp_path)
+
+    def write_log(name, valid_hr, test_hr=None):
+        run_dir = tmp_path / 'accuracy' / name
+        run_dir.mkdir(parents=True)
+        records = [{'epoch': e + 1, 'loss': 1.0,
+                    'valid': {'HR@20': hr, 'MRR@20': hr / 3}}
+                   for e, hr in enumerate(valid_hr)]
+        (run_dir / 'log.jsonl').write_text(
+            ''.join(json.dumps(r) + '\n' for r in records))
+        if test_hr is not None:  # a finished run's test, never used
+            (run_dir / 'metrics.json').write_text(json.dumps(
+                {'test': {'HR@20': test_hr}}))
+
+    write_log('diginetica-clean-official-refit-seed0', [0.40, 0.50, 0.49],
+              test_hr=0.99)
+    write_log('diginetica-clean-official-nis16-seed0', [0.45, 0.52])
+    write_log('diginetica-clean-official-nis16-seed1', [0.51, 0.50])
+    result = CliRunner().invoke(bench.search.main, ['summary'])
+    assert result.exit_code == 0, result.output
+    out = json.loads((tmp_path / 'search-diginetica.json').read_text())
+    assert out['winner'] == 'niser'
+    niser, srgnn = out['ranking']
+    assert niser['valid_HR@20'] == pytest.approx(51.5)
+    assert [r['best_epoch'] for r in niser['runs']] == [2, 1]
+    assert srgnn['candidate'] == 'srgnn' and srgnn['valid_HR@20'] == 50.0
+    assert srgnn['runs'][0]['finished']

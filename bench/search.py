@@ -1,0 +1,128 @@
+"""A small search beyond the paper's SR-GNN, on the validation split only.
+
+    python -m bench.search run CANDIDATE --dataset diginetica --seed 0
+    python -m bench.search summary --dataset diginetica
+
+Every candidate trains under the clean protocol with the official schedule
+(StepLR stepped before each epoch), the epoch chosen on the validation
+split, for a fixed budget of epochs (--epochs). `run` trains one candidate
+and one seed as bench.accuracy does (its run directory under
+bench/results/accuracy/, named by the options, resumes after a kill).
+`summary` ranks the candidates by their mean best validation HR@20, then
+MRR@20, and writes bench/results/search-DATASET.json: the candidates, the
+budget, every run's validation numbers and the winner. The test split takes
+no part: `summary` does not read it.
+"""
+import json
+import statistics
+from typing import Any, Dict, List
+
+import click
+
+from bench.accuracy import run, run_dir_of
+from bench.common import RESULTS_DIR, machine, write_json
+from pyg_srgnn.config import FitConfig
+
+# Options of each candidate beyond the clean protocol with the official
+# schedule. NISER (Gupta et al., 2019) tuned its scale over 10, 16 and 20
+# and used dropout 0.1 with position embeddings in NISER+.
+CANDIDATES: Dict[str, Dict[str, Any]] = {
+    'srgnn': {},
+    'niser': {'norm_scale': 16.0},
+    'niser10': {'norm_scale': 10.0},
+    'niser20': {'norm_scale': 20.0},
+    'niser-dropout': {'norm_scale': 16.0, 'embedding_dropout': 0.1},
+    'niser-plus': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
+                   'positions': 50},
+    'niser-plus-count': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
+                         'positions': 50, 'edge_weight': 'count'},
+}
+
+
+def candidate_config(name: str, dataset: str, seed: int, epochs: int,
+                     threads: int) -> FitConfig:
+    return FitConfig(dataset=dataset, protocol='clean',
+                     lr_schedule='official', seed=seed, epochs=epochs,
+                     num_threads=threads, progress=False,
+                     **CANDIDATES[name])
+
+
+@click.group()
+def main():
+    """Train the candidates (run) and rank them on validation (summary)."""
+
+
+@main.command('run')
+@click.argument('candidate', type=click.Choice(list(CANDIDATES)))
+@click.option('--dataset', default='diginetica', show_default=True)
+@click.option('--seed', default=0, show_default=True)
+@click.option('--epochs', default=6, show_default=True)
+@click.option('--threads', default=1, show_default=True)
+def run_candidate(candidate, dataset, seed, epochs, threads):
+    """Train one candidate with one seed."""
+    config = candidate_config(candidate, dataset, seed, epochs, threads)
+    run(config, f'python -m bench.search run {candidate} --dataset '
+        f'{dataset} --seed {seed} --epochs {epochs} --threads {threads}')
+
+
+def validation_record(run_dir) -> Dict[str, Any]:
+    r"""A run's best validation epoch by HR@20 so far, from its log."""
+    records = [json.loads(line) for line in
+               (run_dir / 'log.jsonl').read_text().splitlines()
+               if line.strip()]
+    records = [r for r in records if 'valid' in r]
+    best = max(records, key=lambda r: r['valid']['HR@20'])
+    return {'epochs': len(records), 'best_epoch': best['epoch'],
+            'finished': (run_dir / 'metrics.json').is_file(),
+            'HR@20': round(100 * best['valid']['HR@20'], 2),
+            'MRR@20': round(100 * best['valid']['MRR@20'], 2)}
+
+
+@main.command()
+@click.option('--dataset', default='diginetica', show_default=True)
+@click.option('--epochs', default=6, show_default=True)
+def summary(dataset, epochs):
+    """Rank the candidates trained so far; write the search's result file."""
+    rows: List[Dict[str, Any]] = []
+    for name, options in CANDIDATES.items():
+        runs = []
+        for seed in range(10):
+            config = candidate_config(name, dataset, seed, epochs, 1)
+            # A run with refit chose its epoch the same way first.
+            refit = FitConfig(**{**config.to_dict(), 'refit': True})
+            found = [run_dir for run_dir in (run_dir_of(config),
+                                             run_dir_of(refit))
+                     if (run_dir / 'log.jsonl').is_file()]
+            if found:
+                runs.append({'seed': seed, 'run_dir': found[0].name,
+                             **validation_record(found[0])})
+        if runs:
+            rows.append({
+                'candidate': name, 'options': options, 'runs': runs,
+                'valid_HR@20': round(statistics.mean(
+                    r['HR@20'] for r in runs), 2),
+                'valid_MRR@20': round(statistics.mean(
+                    r['MRR@20'] for r in runs), 2)})
+    rows.sort(key=lambda r: (-r['valid_HR@20'], -r['valid_MRR@20']))
+    write_json(RESULTS_DIR / f'search-{dataset}.json', {
+        'command': f'python -m bench.search summary --dataset {dataset} '
+                   f'--epochs {epochs}',
+        'machine': machine(),
+        'protocol': 'clean, official schedule, epoch chosen on the '
+                    'validation split (the latest 10 % of training '
+                    'sessions); the test split is not read',
+        'budget': {'epochs': epochs},
+        'rule': 'highest mean best validation HR@20 over the seeds run, '
+                'then MRR@20',
+        'candidates': CANDIDATES,
+        'ranking': rows,
+        'winner': rows[0]['candidate'] if rows else None,
+    })
+    for row in rows:
+        click.echo(f"{row['candidate']:<18}{row['valid_HR@20']:>7.2f}"
+                   f"{row['valid_MRR@20']:>7.2f}  "
+                   f"({len(row['runs'])} run(s))")
+
+
+if __name__ == '__main__':
+    main()
