@@ -466,7 +466,8 @@ def plot(run_dir, out):
         if not os.path.isfile(os.path.join(run_dir, 'log.jsonl')):
             raise ValueError(f"'{run_dir}' is not a run directory (no "
                              f"log.jsonl)")
-        plot_run(RunLog.read(run_dir), out)
+        # A run still going, or killed, may end in a partial line.
+        plot_run(RunLog.read(run_dir, partial_last=True), out)
     click.echo(f'wrote {out}')
 
 

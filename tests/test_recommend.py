@@ -310,3 +310,15 @@ def test_niser_checkpoint_round_trip(tmp_path):
         data.batch, return_attention_weights=True)
     assert [c['attention'] for c in out['clicks']] == pytest.approx(
         alpha.tolist())
+
+
+def test_plot_a_run_killed_while_logging(trained, tmp_path):
+    pytest.importorskip('matplotlib')
+    import shutil
+    run = tmp_path / 'run'
+    shutil.copytree(trained.parent, run)
+    with open(run / 'log.jsonl', 'a') as f:
+        f.write('{"epoch": 3, "lr": 0.001, "lo')  # cut mid-record
+    result = CliRunner().invoke(main, ['plot', str(run)])
+    assert result.exit_code == 0, result.output
+    assert (run / 'curves.png').stat().st_size > 1000
