@@ -1,5 +1,4 @@
 import json
-import math
 import os
 import os.path as osp
 import shutil
@@ -24,6 +23,7 @@ from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.metrics import RankingMetrics, target_rank
 from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.popularity import evaluate_popularity, item_popularity
+from pyg_srgnn.protocol import get_protocol
 from pyg_srgnn.run_log import RunLog
 
 
@@ -66,27 +66,6 @@ def evaluate(model: SRGNN, loader: SessionLoader, ks=(20, )) -> Dict[str,
         batch = batch.to(device)
         metrics.update(target_rank(model.forward_batch(batch), batch.y - 1))
     return metrics.compute()
-
-
-def split_by_session(session: torch.Tensor, valid_fraction: float,
-                     generator: Optional[torch.Generator] = None):
-    r"""Returns the positions of the training and validation samples when
-    :obj:`valid_fraction` of the sessions become the validation split: the
-    latest ones (sessions are numbered in time order), or random ones drawn
-    with :obj:`generator` if one is given."""
-    num_sessions = int(session.max()) + 1
-    num_valid = max(1, math.ceil(valid_fraction * num_sessions))
-    if num_valid >= num_sessions:
-        raise ValueError(f"Cannot cut a validation split from "
-                         f"{num_sessions} training session(s)")
-    if generator is None:
-        is_valid = session >= num_sessions - num_valid
-    else:
-        chosen = torch.zeros(num_sessions, dtype=torch.bool)
-        chosen[torch.randperm(num_sessions, generator=generator)[:num_valid]] \
-            = True
-        is_valid = chosen[session]
-    return (~is_valid).nonzero().view(-1), is_valid.nonzero().view(-1)
 
 
 def default_run_dir(config: FitConfig) -> str:
@@ -274,17 +253,10 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     test_set = load_dataset(config.dataset, config.root, 'test')
     num_items = train_set.num_items
 
-    if config.protocol == 'paper':
-        train_index = None
-        select_name = 'test'
-    else:
-        session = train_set.sample_tensors()[3]
-        split_generator = None
-        if config.valid_split == 'random':
-            split_generator = torch.Generator().manual_seed(config.seed)
-        train_index, valid_index = split_by_session(
-            session, config.valid_fraction, split_generator)
-        select_name = 'valid'
+    protocol = get_protocol(config.protocol)
+    select_name = protocol.select_name
+    train_index, select_index = protocol.split(config,
+                                               train_set.sample_tensors()[3])
 
     generator = torch.Generator().manual_seed(config.seed)
     train_loader = SessionLoader(train_set, train_index, config.edge_weight,
@@ -293,8 +265,8 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     test_loader = SessionLoader(test_set, None, config.edge_weight,
                                 batch_size=config.eval_batch_size)
     select_loader = test_loader
-    if config.protocol == 'clean':
-        select_loader = SessionLoader(train_set, valid_index,
+    if select_index is not None:
+        select_loader = SessionLoader(train_set, select_index,
                                       config.edge_weight,
                                       batch_size=config.eval_batch_size)
     # With refit, the model kept trains on every training sample.
@@ -317,8 +289,8 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
 
     last_path = osp.join(run_dir, 'last.pt')
     best_path = osp.join(run_dir, 'checkpoint.pt')
-    # paper: the best of each metric; clean: the metrics of the best epoch.
-    # 'refit_epoch' counts the epochs of the refit, once it has started.
+    # What the protocol keeps of the best epoch(s); 'refit_epoch' counts the
+    # epochs of the refit, once it has started.
     state: Dict[str, Any] = {'epoch': 0, 'best': {}, 'best_epoch': {},
                              'bad_epochs': 0}
     if resume:
@@ -344,7 +316,6 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         save_checkpoint(last_path, {**checkpoint, 'state': state,
                                     'generator': generator.get_state()})
 
-    official_keys = (f'HR@{config.ks[-1]}', f'MRR@{config.ks[-1]}')
     stopped = (state['bad_epochs'] >= config.patience
                or 'refit_epoch' in state)
     for epoch in range(state['epoch'] + 1, config.epochs + 1):
@@ -354,28 +325,14 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                                          optimizer, scheduler,
                                          f'epoch {epoch}')
         metrics = evaluate(model, select_loader, config.ks)
-
-        best, best_epoch = state['best'], state['best_epoch']
-        if config.protocol == 'paper':
-            # Official rule: the best of each metric over epochs; an epoch
-            # counts as good if HR@K or MRR@K ties or beats its best so far.
-            improved = False
-            for key, value in metrics.items():
-                if value >= best.get(key, -1.0):
-                    best[key], best_epoch[key] = value, epoch
-                    improved |= key in official_keys
-        else:
-            improved = metrics[config.monitor] > best.get(config.monitor, -1)
-            if improved:
-                state['best'] = dict(metrics)
-                state['best_epoch'] = {config.monitor: epoch}
+        improved = protocol.update(state, metrics, epoch, config)
         state['bad_epochs'] = 0 if improved else state['bad_epochs'] + 1
         state['epoch'] = epoch
         stopped = state['bad_epochs'] >= config.patience
 
         checkpoint = make_checkpoint(model, optimizer, scheduler, config,
                                      epoch, metrics, train_set)
-        if improved and config.protocol == 'clean':
+        if improved and protocol.keeps_best:
             save_checkpoint(best_path, checkpoint)
         save_last(checkpoint)
         run_log.append({'epoch': epoch, 'lr': lr, 'loss': loss,
@@ -390,14 +347,14 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         if stopped:
             log(f'no improvement for {config.patience} epochs: stopping')
 
-    if config.protocol == 'paper':
+    if not protocol.keeps_best:  # paper: the last epoch, best test values
         run_log.close()
         shutil.copyfile(last_path, best_path)
-        result = {'protocol': 'paper', 'test': state['best'],
+        result = {'protocol': protocol.name, 'test': state['best'],
                   'best_epoch': state['best_epoch']}
     else:
         chosen = state['best_epoch'][config.monitor]
-        result = {'protocol': 'clean', 'valid': state['best'],
+        result = {'protocol': protocol.name, 'valid': state['best'],
                   'best_epoch': chosen}
         if config.refit:
             if 'refit_epoch' not in state:

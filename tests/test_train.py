@@ -9,7 +9,7 @@ from pyg_srgnn.popularity import (
     item_popularity,
     popularity_rank,
 )
-from pyg_srgnn.train import fit, split_by_session
+from pyg_srgnn.train import fit
 
 
 def small_config(tmp_path, name, **kwargs):
@@ -112,30 +112,6 @@ def test_early_stopping(tmp_path):
     result = fit(small_config(tmp_path, 's', lr=1e-12, patience=2,
                               epochs=10), log=lambda msg: None)
     assert result['epochs_run'] == 3
-
-
-def test_split_by_session():
-    session = torch.tensor([0, 0, 1, 2, 2, 2, 3, 4, 4, 5, 6, 7, 8, 9])
-    train, valid = split_by_session(session, 0.2)
-    assert valid.tolist() == [12, 13]  # sessions 8 and 9, the latest
-    assert train.tolist() == list(range(12))
-    with pytest.raises(ValueError, match='from 1 training session'):
-        split_by_session(torch.tensor([0, 0]), 0.1)
-
-
-def test_split_by_random_sessions():
-    session = torch.arange(100).repeat_interleave(3)  # 100 sessions of 3
-    splits = [split_by_session(session, 0.1,
-                               torch.Generator().manual_seed(seed))
-              for seed in (0, 0, 1)]
-    train, valid = splits[0]
-    assert valid.numel() == 30 and train.numel() == 270
-    valid_sessions = session[valid].unique()
-    assert valid_sessions.numel() == 10  # whole sessions, never cut
-    assert not set(session[train].tolist()) & set(valid_sessions.tolist())
-    assert valid_sessions.tolist() != list(range(90, 100))  # not the latest
-    assert torch.equal(splits[1][1], valid)  # the same seed, the same split
-    assert not torch.equal(splits[2][1], valid)
 
 
 def test_clean_protocol_with_the_official_schedule(tmp_path):
