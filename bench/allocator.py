@@ -30,7 +30,7 @@ from bench.common import (
 from bench.speed import endless, minor_page_faults
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
-from pyg_srgnn.data.dataset import load_dataset
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.train import train_step
 

@@ -3,7 +3,7 @@
     python -m bench.datasets      # writes bench/results/datasets.json
 """
 from bench.common import RESULTS_DIR, use_shared_data, write_json
-from pyg_srgnn.data.dataset import load_dataset
+from pyg_srgnn.data.registry import load_dataset
 
 
 def main():

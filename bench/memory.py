@@ -32,7 +32,8 @@ from bench.common import (
 )
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
-from pyg_srgnn.data.dataset import Samples, SessionDataset, load_dataset
+from pyg_srgnn.data.dataset import Samples, SessionDataset
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
 from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.train import train_step

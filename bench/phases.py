@@ -35,8 +35,8 @@ from bench.common import (
 from bench.speed import embed, endless, floor_tensors
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
-from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import GATHER_BATCHES
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.nn.srgnn import _Identity, _ItemScores
 

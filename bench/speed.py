@@ -62,8 +62,8 @@ from bench.common import (
 from bench.dense_official import dense_batch, dense_forward, split_sessions
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
-from pyg_srgnn.data.dataset import load_dataset
 from pyg_srgnn.data.loader import GATHER_BATCHES
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.train import train_step
 

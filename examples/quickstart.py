@@ -9,7 +9,7 @@ stopping, checkpoints and logs; this is the loop spelled out.
 import torch
 
 from pyg_srgnn.data import DigineticaSample, SessionLoader
-from pyg_srgnn.data.dataset import default_root
+from pyg_srgnn.data.registry import default_root
 from pyg_srgnn.nn import SRGNN
 from pyg_srgnn.recommend import Recommender
 from pyg_srgnn.train import evaluate, train_epoch

@@ -7,8 +7,8 @@ from typing import Any, Dict, Tuple
 
 import torch
 
+from pyg_srgnn.atomic_write import written_whole
 from pyg_srgnn.config import FitConfig
-from pyg_srgnn.data.io import written_whole
 from pyg_srgnn.nn import SRGNN
 
 REQUIRED_KEYS = ('model', 'config', 'item_labels')

@@ -19,7 +19,7 @@ from pyg_srgnn.config import (
     FitConfig,
     read_config_file,
 )
-from pyg_srgnn.data.dataset import DATASETS
+from pyg_srgnn.data.registry import DATASETS
 from pyg_srgnn.data.session_graph import EDGE_WEIGHTS
 
 CHOICES = {
@@ -187,7 +187,7 @@ def fit(ctx, config_file, resume_dir, **options):
 def stats(dataset, root, as_json):
     """Print the statistics of a data set: samples, sessions, items, clicks
     and average lengths of its training and test splits."""
-    from pyg_srgnn.data.dataset import load_dataset
+    from pyg_srgnn.data.registry import load_dataset
 
     with user_errors():
         out = {split: load_dataset(dataset, root, split).statistics()
@@ -361,8 +361,8 @@ def recommend(checkpoint, sessions, session_file, k, strict, fallback,
     item the model knows gets an empty line and a warning, and the command
     exits with status 1 once every session is answered.
     """
-    from pyg_srgnn.data.io import decode_text
     from pyg_srgnn.recommend import Recommender
+    from pyg_srgnn.text_files import decode_text
 
     inputs = [(f'--session {i}' if len(sessions) > 1 else '--session', text)
               for i, text in enumerate(sessions, 1)]
@@ -432,7 +432,7 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
     """Evaluate a trained model: HR/MRR/NDCG at each K, as JSON."""
     from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
     from pyg_srgnn.data import SessionLoader
-    from pyg_srgnn.data.dataset import load_dataset
+    from pyg_srgnn.data.registry import load_dataset
     from pyg_srgnn.train import evaluate as run_evaluate
 
     with user_errors():

@@ -5,7 +5,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple, Union
 
-from pyg_srgnn.data.io import decode_text
+from pyg_srgnn.text_files import decode_text
 
 PROTOCOLS = ('clean', 'paper')
 # When StepLR steps: after each epoch, or before it as the official loop.

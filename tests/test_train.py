@@ -142,7 +142,7 @@ def test_refit(tmp_path):
     # The refit model is the one kept: it scores the test split as reported.
     from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
     from pyg_srgnn.data import SessionLoader
-    from pyg_srgnn.data.dataset import load_dataset
+    from pyg_srgnn.data.registry import load_dataset
     from pyg_srgnn.train import evaluate
     model, _ = model_from_checkpoint(load_checkpoint(
         str(tmp_path / 'r' / 'checkpoint.pt')))

@@ -3,10 +3,10 @@ from pyg_srgnn.data.dataset import (
     DigineticaSample,
     SessionDataset,
     YooChoose,
-    load_dataset,
 )
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.data.log_dataset import SessionLogDataset
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
 from pyg_srgnn.data.session_graph import SessionGraphs, session_graph_batch
 from pyg_srgnn.data.transform import SessionToGraph

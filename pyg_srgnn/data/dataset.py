@@ -1,4 +1,3 @@
-import functools
 import json
 import os
 import os.path as osp
@@ -21,12 +20,10 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.io import fs
 
-from pyg_srgnn.data.io import (
-    load_pickle,
-    read_diginetica_csv,
-    written_whole,
-)
+from pyg_srgnn.atomic_write import written_whole
+from pyg_srgnn.data.click_logs import read_diginetica_csv
 from pyg_srgnn.data.preprocess import official_split
+from pyg_srgnn.data.safe_pickle import load_pickle
 from pyg_srgnn.data.sequences import (
     Sequences,
     prefix_augment,
@@ -35,15 +32,6 @@ from pyg_srgnn.data.sequences import (
 
 # (prefixes, targets, session of each sample)
 Samples = Tuple[Sequences, np.ndarray, np.ndarray]
-
-
-def default_root(name: str) -> str:
-    r"""Where data sets live unless told otherwise:
-    :obj:`$PYG_SRGNN_HOME/<name>`, by default under :obj:`~/.cache`."""
-    home = os.environ.get('PYG_SRGNN_HOME',
-                          osp.join(osp.expanduser('~'), '.cache',
-                                   'pyg_srgnn'))
-    return osp.join(home, name)
 
 
 def shipped_file(name: str) -> Path:
@@ -393,29 +381,3 @@ class YooChoose(SRGNNSplit):
     @property
     def processed_dir(self) -> str:
         return osp.join(self.root, self.folder, 'processed')
-
-
-DATASETS = {
-    'diginetica-sample': DigineticaSample,
-    # A data set prepared by `pyg-srgnn preprocess` (SessionLogDataset).
-    'custom': None,
-    'diginetica': Diginetica,
-    'yoochoose1_64': functools.partial(YooChoose, fraction=64),
-    'yoochoose1_4': functools.partial(YooChoose, fraction=4),
-}
-
-
-def load_dataset(name: str, root: Optional[str] = None,
-                 split: str = 'train') -> SessionDataset:
-    r"""Returns the split :obj:`split` of the data set called :obj:`name`,
-    stored under :obj:`root` (default: :func:`default_root`)."""
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset '{name}' (expected one of "
-                         f"{', '.join(DATASETS)})")
-    if name == 'custom':
-        from pyg_srgnn.data.log_dataset import SessionLogDataset
-        if root is None:
-            raise ValueError("The 'custom' dataset needs --root, the "
-                             "directory 'pyg-srgnn preprocess' wrote")
-        return SessionLogDataset(root, split=split)
-    return DATASETS[name](root or default_root(name), split=split)

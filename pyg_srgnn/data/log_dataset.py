@@ -4,17 +4,17 @@ import os
 import os.path as osp
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from pyg_srgnn.data.dataset import Samples, SessionDataset, read_srgnn_split
-from pyg_srgnn.data.io import (
+from pyg_srgnn.atomic_write import written_whole
+from pyg_srgnn.data.click_logs import (
     read_click_log,
     read_diginetica_csv,
-    read_json_object,
     read_yoochoose_clicks,
-    written_whole,
 )
+from pyg_srgnn.data.dataset import Samples, SessionDataset, read_srgnn_split
 from pyg_srgnn.data.preprocess import split_sessions, yoochoose_fraction
 from pyg_srgnn.data.sequences import prefix_augment, sample_sessions
 from pyg_srgnn.data.text import read_samples_text, read_sessions_text
+from pyg_srgnn.text_files import read_json_object
 
 FORMATS = {
     # name: (number of input files, what they are)
@@ -102,8 +102,9 @@ class SessionLogDataset(SessionDataset):
             fraction (int, optional): For YOOCHOOSE, keep the most recent
                 :obj:`1 / fraction` of the training samples (64 or 4).
             reader (dict, optional): For :obj:`"csv"`, the arguments of
-                :func:`~pyg_srgnn.data.io.read_click_log` (:obj:`session_col`,
-                :obj:`item_col`, :obj:`time_col`, :obj:`sep`, ...).
+                :func:`~pyg_srgnn.data.click_logs.read_click_log`
+                (:obj:`session_col`, :obj:`item_col`, :obj:`time_col`,
+                :obj:`sep`, ...).
             on_error (str, optional): Malformed rows of a raw log:
                 :obj:`"raise"` or :obj:`"skip"` with a warning.
                 (default: :obj:`"raise"`)

@@ -10,13 +10,10 @@ from typing import Callable, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
-from pyg_srgnn.data.io import (
-    PathLike,
-    bad_rows_message,
-    decoding_errors,
-    open_text,
-)
+from pyg_srgnn.data.rows import bad_rows_message
 from pyg_srgnn.data.sequences import Sequences
+from pyg_srgnn.text_files import decoding_errors, open_text
+from pyg_srgnn.typing import PathLike
 
 SESSIONS_FORMAT = ('one session per line: item ids (integers from 1) '
                    'separated by spaces')

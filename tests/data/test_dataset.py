@@ -6,9 +6,10 @@ import torch
 from torch_geometric.loader import DataLoader
 
 from pyg_srgnn.data import SessionLoader, SessionToGraph
-from pyg_srgnn.data.dataset import DigineticaSample, load_dataset
-from pyg_srgnn.data.io import load_pickle
+from pyg_srgnn.data.dataset import DigineticaSample
 from pyg_srgnn.data.log_dataset import SessionLogDataset
+from pyg_srgnn.data.registry import load_dataset
+from pyg_srgnn.data.safe_pickle import load_pickle
 
 
 @pytest.fixture(scope='module')

@@ -6,8 +6,9 @@ import torch
 from click.testing import CliRunner
 
 from pyg_srgnn.cli import main
-from pyg_srgnn.data.dataset import DigineticaSample, load_dataset
+from pyg_srgnn.data.dataset import DigineticaSample
 from pyg_srgnn.data.log_dataset import SessionLogDataset
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.recommend import Recommender
 
 SAMPLE_CSV = os.path.join(os.path.dirname(__file__), '..', '..', 'datasets',

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyg_srgnn.data.io import load_pickle, read_diginetica_csv
+from pyg_srgnn.data.click_logs import read_diginetica_csv
 from pyg_srgnn.data.preprocess import (
     ClickLog,
     SessionSplit,
@@ -14,6 +14,7 @@ from pyg_srgnn.data.preprocess import (
     split_sessions,
     yoochoose_fraction,
 )
+from pyg_srgnn.data.safe_pickle import load_pickle
 from pyg_srgnn.data.sequences import Sequences, prefix_augment
 
 SAMPLE_CSV = (Path(__file__).resolve().parents[2] / 'datasets' /

@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from pyg_srgnn.data.io import load_pickle
+from pyg_srgnn.data.safe_pickle import load_pickle
 from pyg_srgnn.data.sequences import Sequences, prefix_augment, sample_sessions
 from pyg_srgnn.data.text import (
     read_samples_text,

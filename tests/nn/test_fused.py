@@ -10,7 +10,7 @@ from test_srgnn import (
 )
 
 from pyg_srgnn.data import SessionLoader
-from pyg_srgnn.data.dataset import load_dataset
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.nn import SRGNN, fused
 
 

@@ -1,15 +1,11 @@
-import collections
 import functools
 import gzip
-import pickle
-import re
 
 import numpy as np
 import pytest
 
-from pyg_srgnn.data import io as io_module
-from pyg_srgnn.data.io import (
-    load_pickle,
+from pyg_srgnn.data import rows as rows_module
+from pyg_srgnn.data.click_logs import (
     read_click_log,
     read_diginetica_csv,
     read_yoochoose_clicks,
@@ -20,6 +16,7 @@ from pyg_srgnn.data.preprocess import (
     yoochoose_fraction,
 )
 from pyg_srgnn.data.sequences import prefix_augment
+from tests.data.errors import raises_exactly, raises_naming
 
 HEADER = 'session_id;user_id;item_id;timeframe;eventdate\n'
 MAY_9 = 1462752000  # 2016-05-09 00:00 UTC
@@ -31,16 +28,6 @@ def write(path, text):
     return path
 
 
-def raises_naming(path, message):
-    r"""Expects a :class:`ValueError` whose message names :obj:`path`."""
-    return pytest.raises(ValueError, match=re.escape(f'{path}{message}'))
-
-
-def raises_exactly(message):
-    r"""Expects a :class:`ValueError` whose message is :obj:`message`."""
-    return pytest.raises(ValueError, match=f'^{re.escape(message)}$')
-
-
 def read_malformed(read, path, message):
     r"""Expects :obj:`read(path)` to raise :obj:`message`, and to warn with it
     under :obj:`on_error="skip"`; returns what it read then."""
@@ -50,46 +37,6 @@ def read_malformed(read, path, message):
         log = read(path, on_error='skip')
     assert [str(w.message) for w in record] == [f'{message}; skipped']
     return log
-
-
-def test_load_pickle(tmp_path):
-    sessions = ([[1, 2], [1], [4]], [3, 2, 5])  # the layout of train.txt
-    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
-        path = tmp_path / f'train-{protocol}.txt'
-        path.write_bytes(pickle.dumps(sessions, protocol=protocol))
-        assert load_pickle(path) == sessions
-
-
-def test_load_pickle_refuses_classes(tmp_path):
-    path = tmp_path / 'dict.txt'
-    path.write_bytes(pickle.dumps(collections.OrderedDict(a=1)))
-    with pytest.raises(ValueError, match="class 'collections.OrderedDict'"):
-        load_pickle(path)
-
-    # What a malicious file holds: GLOBAL os.system, called on a string.
-    marker = tmp_path / 'ran'
-    path = tmp_path / 'evil.txt'
-    path.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() +
-                     b"'\ntR.")
-    with raises_exactly(
-            f"load_pickle refuses to load class 'os.system' from {path}: "
-            f"SR-GNN pickles hold only lists, tuples and ints"):
-        load_pickle(path)
-    assert not marker.exists()
-
-
-def test_load_pickle_bad_files(tmp_path):
-    path = tmp_path / 'train.txt'
-    path.write_bytes(pickle.dumps(list(range(1000)), protocol=3)[:-100])
-    with raises_naming(path, ' is not a complete pickle'):
-        load_pickle(path)
-
-    path.write_bytes(b'')
-    with raises_naming(path, ' is not a complete pickle'):
-        load_pickle(path)
-
-    with pytest.raises(FileNotFoundError, match='missing.txt'):
-        load_pickle(tmp_path / 'missing.txt')
 
 
 def test_read_diginetica_csv(tmp_path):
@@ -321,7 +268,7 @@ def test_read_click_log_bad_arguments(tmp_path):
 
 def test_read_click_log_malformed_rows(tmp_path, monkeypatch):
     # Chunks of 4 rows: malformed rows are found inside and across chunks.
-    monkeypatch.setattr(io_module, 'CHUNK_ROWS', 4)
+    monkeypatch.setattr(rows_module, 'CHUNK_ROWS', 4)
     rows = [f's{i // 3}\ti{i % 5}\t{1396437400 + i}\n' for i in range(20)]
     rows[2] = 's0\ti2\tlater\n'  # line 4: not a time
     rows[7] = 's9\ti9\n'  # line 9: a field short
