@@ -37,8 +37,10 @@ from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.loader import GATHER_BATCHES
 from pyg_srgnn.data.registry import load_dataset
+from pyg_srgnn.loss import full_softmax_loss
 from pyg_srgnn.nn import SRGNN, fused
-from pyg_srgnn.nn.srgnn import _Identity, _ItemScores
+from pyg_srgnn.nn.session_model import ItemScores
+from pyg_srgnn.nn.srgnn import _Identity
 
 
 def median_ms(times: Dict[str, List[float]]) -> Dict[str, float]:
@@ -81,7 +83,7 @@ def main(dataset, root, threads, rounds, seed, out):
     # timed; check that it scores the same.
     batch = next(iter(SessionLoader(train_set, batch_size=batch_size)))
     with torch.no_grad():
-        spelled = _ItemScores.apply(embed(model, batch),
+        spelled = ItemScores.apply(embed(model, batch),
                                     model.embedding.weight)
         if not torch.equal(spelled, model.forward_batch(batch)):
             raise AssertionError('the spelled-out step differs from forward')
@@ -122,9 +124,9 @@ def main(dataset, root, threads, rounds, seed, out):
             weight = _Identity.apply(model.embedding.weight)
             embedded = embed(model, batch)
             m.append(clock())
-            scores = _ItemScores.apply(embedded, weight)
+            scores = ItemScores.apply(embedded, weight)
             m.append(clock())
-            loss = model.loss(scores, batch.y)
+            loss = full_softmax_loss(scores, batch.y)
             m.append(clock())
             loss.backward()
             m.append(clock())

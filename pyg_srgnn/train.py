@@ -17,21 +17,22 @@ from pyg_srgnn.checkpoint import (
     save_checkpoint,
 )
 from pyg_srgnn.config import DATASET_SETTINGS, FitConfig, dataset_settings
-from pyg_srgnn.data.dataset import load_dataset
-from pyg_srgnn.data.io import read_json_object
 from pyg_srgnn.data.loader import SessionLoader
+from pyg_srgnn.data.registry import load_dataset
+from pyg_srgnn.loss import full_softmax_loss
 from pyg_srgnn.metrics import RankingMetrics, target_rank
 from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.popularity import evaluate_popularity, item_popularity
 from pyg_srgnn.protocol import get_protocol
 from pyg_srgnn.run_log import RunLog
+from pyg_srgnn.text_files import read_json_object
 
 
 def train_step(model: SRGNN, optimizer: torch.optim.Optimizer,
                batch) -> Tensor:
     r"""One optimizer step on :obj:`batch`; returns its loss."""
     optimizer.zero_grad()
-    loss = model.loss(model.forward_batch(batch), batch.y)
+    loss = full_softmax_loss(model.forward_batch(batch), batch.y)
     loss.backward()
     optimizer.step()
     return loss

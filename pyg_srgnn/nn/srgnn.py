@@ -1,19 +1,14 @@
-import math
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 from torch.nn import Embedding
 
 from torch_geometric.typing import Adj, OptTensor
 
-from pyg_srgnn.data.session_graph import (
-    session_graph_batch,
-    sessions_to_tensors,
-)
 from pyg_srgnn.nn import fused
+from pyg_srgnn.nn.session_model import ItemScores, SessionModel
 from pyg_srgnn.nn.session_readout import SessionReadout
 from pyg_srgnn.nn.srgnn_conv import SRGNNConv
 
@@ -42,29 +37,6 @@ OFFICIAL_KEYS = {
 OFFICIAL_UNUSED = ('gnn.linear_edge_f.weight', 'gnn.linear_edge_f.bias')
 
 
-class _ItemScores(torch.autograd.Function):
-    r""":obj:`session @ weight[1:].t()`, whose backward writes the gradient of
-    the whole table (row :obj:`0` zero) in one pass, where autograd's slice
-    gradient would zero-fill a table and copy into it."""
-    @staticmethod
-    def forward(ctx, session: Tensor, weight: Tensor) -> Tensor:
-        ctx.save_for_backward(session, weight)
-        return session @ weight[1:].t()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: Tensor):
-        session, weight = ctx.saved_tensors
-        grad_session = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            grad_session = grad @ weight[1:]
-        if ctx.needs_input_grad[1]:
-            grad_weight = torch.empty_like(weight)
-            grad_weight[0] = 0
-            torch.mm(grad.t(), session, out=grad_weight[1:])
-        return grad_session, grad_weight
-
-
 class _Identity(torch.autograd.Function):
     r"""An autograd node that passes its input and gradient through. Created
     before the item lookup, it runs after the lookup's backward (autograd
@@ -81,7 +53,7 @@ class _Identity(torch.autograd.Function):
         return grad
 
 
-class SRGNN(torch.nn.Module):
+class SRGNN(SessionModel):
     r"""The SR-GNN model from the `"Session-based Recommendation with Graph
     Neural Networks" <https://arxiv.org/abs/1811.00855>`_ paper: item
     embeddings, gated propagation over the session graph
@@ -122,12 +94,7 @@ class SRGNN(torch.nn.Module):
                  num_layers: int = 1, hybrid: bool = True,
                  fused: bool = False, norm_scale: Optional[float] = None,
                  dropout: float = 0.0, max_positions: int = 0):
-        super().__init__()
-        if num_items < 1:
-            raise ValueError(f"'num_items' must be at least 1 "
-                             f"(got {num_items})")
-        self.num_items = num_items
-        self.hidden_channels = hidden_channels
+        super().__init__(num_items, hidden_channels)
         self.num_layers = num_layers
         self.hybrid = hybrid
         self.fused = fused
@@ -135,21 +102,12 @@ class SRGNN(torch.nn.Module):
         self.dropout = dropout
         self.max_positions = max_positions
 
-        self.embedding = Embedding(num_items + 1, hidden_channels)
         self.conv = SRGNNConv(hidden_channels, num_layers)
         self.readout = SessionReadout(hidden_channels, hybrid)
         self.position = (Embedding(max_positions, hidden_channels)
                          if max_positions > 0 else None)
 
         self.reset_parameters()
-
-    def reset_parameters(self):
-        r"""Draws every parameter from
-        :math:`\mathcal{U}(-1/\sqrt{d}, 1/\sqrt{d})`, as the official code
-        does."""
-        bound = 1.0 / math.sqrt(self.hidden_channels)
-        for param in self.parameters():
-            torch.nn.init.uniform_(param, -bound, bound)
 
     def session_embedding(
         self,
@@ -240,10 +198,30 @@ class SRGNN(torch.nn.Module):
         session = self.session_embedding(x, edge_index, alias_index,
                                          last_index, batch, edge_weight,
                                          sparse_grad=True)
+        return self.scores(session, weight)  # [B, num_items]
+
+    def scores(self, session: Tensor, weight: Tensor) -> Tensor:
+        r"""Every item's score against the item table :obj:`weight`: dot
+        products, or :obj:`norm_scale` times cosines under NISER."""
         if self.norm_scale is None:
-            return _ItemScores.apply(session, weight)  # [B, num_items]
+            return ItemScores.apply(session, weight)
         weight = F.normalize(weight, dim=-1)
-        return self.norm_scale * _ItemScores.apply(session, weight)
+        return self.norm_scale * ItemScores.apply(session, weight)
+
+    def item_logits(self, session: Tensor,
+                    items: OptTensor = None) -> Tensor:
+        if items is None:
+            return self.scores(session, self.embedding.weight)
+        rows = self.embedding(items)  # [M, F]
+        if self.norm_scale is None:
+            return session @ rows.t()
+        return self.norm_scale * session @ F.normalize(rows, dim=-1).t()
+
+    def session_embedding_batch(self, data) -> Tensor:
+        return self.session_embedding(data.x, data.edge_index,
+                                      data.alias_index, data.last_index,
+                                      data.batch,
+                                      getattr(data, 'edge_weight', None))
 
     def forward_batch(self, data) -> Tensor:
         r"""Calls :meth:`forward` on a batch built by
@@ -252,43 +230,6 @@ class SRGNN(torch.nn.Module):
         return self(data.x, data.edge_index, data.alias_index,
                     data.last_index, data.batch,
                     getattr(data, 'edge_weight', None))
-
-    @staticmethod
-    def loss(scores: Tensor, target: Tensor) -> Tensor:
-        r"""Cross-entropy over all items; :obj:`target` holds item ids."""
-        return F.cross_entropy(scores, target - 1)
-
-    @torch.no_grad()
-    def score_sessions(self, sessions: Sequence[Sequence[int]],
-                       edge_weight: str = 'binary') -> Tensor:
-        r"""Scores every item for each session, :obj:`[B, num_items]`, column
-        :obj:`j` for item :obj:`j + 1` (the official :obj:`compute_scores`).
-
-        Args:
-            sessions (list of lists of int): Item ids in click order.
-            edge_weight (str, optional): The edge weighting the model was
-                trained with. (default: :obj:`"binary"`)
-        """
-        clicks, ptr = sessions_to_tensors(sessions, self.num_items)
-        device = self.embedding.weight.device
-        data = session_graph_batch(clicks.to(device), ptr.to(device),
-                                   edge_weight=edge_weight)
-        was_training = self.training
-        self.eval()
-        try:
-            return self.forward_batch(data)
-        finally:
-            self.train(was_training)
-
-    def recommend(self, sessions: Sequence[Sequence[int]], k: int = 20,
-                  edge_weight: str = 'binary') -> Tensor:
-        r"""Returns the ids of the :obj:`k` best-scored items per session,
-        best first, :obj:`[B, k]`."""
-        if not 1 <= k <= self.num_items:
-            raise ValueError(f"'k' must be between 1 and the number of items "
-                             f"{self.num_items} (got {k})")
-        scores = self.score_sessions(sessions, edge_weight)
-        return scores.topk(k, dim=-1).indices + 1
 
     @classmethod
     def from_official_state_dict(

@@ -1,0 +1,108 @@
+import torch
+from torch import Tensor
+from torch.nn import TransformerEncoder, TransformerEncoderLayer
+
+from torch_geometric.utils import to_dense_batch
+
+from pyg_srgnn.nn.session_model import SessionModel
+
+
+class SRSAN(SessionModel):
+    r"""The SR-SAN model from the `"Session-based Recommendation with
+    Self-Attention Networks" <https://arxiv.org/abs/2102.01922>`_ paper:
+    item embeddings, a Transformer encoder over the session and the state of
+    the last click as the session embedding, scored by dot products with
+    the tied item table.
+
+    .. math::
+        \mathbf{H} = \mathrm{TransformerEncoder}(\mathbf{E}_s), \qquad
+        \mathbf{s} = \mathbf{H}_{n}, \qquad
+        \hat{\mathbf{y}} = \mathbf{s} \, \mathbf{E}^{\top}
+
+    By default the encoder reads the session's clicks in order with a
+    padding mask, so a session's scores do not depend on the batch. With
+    :obj:`faithful`, it reads what the official code reads: the session's
+    distinct items sorted by id (the nodes of its session graph), padded
+    with item :obj:`0` to the batch's longest and attended without a mask,
+    the last click's item picked from them; there a session's scores depend
+    on the other sessions of its batch, as in the official code. Every
+    parameter, the layer norms' included, starts as in the official code
+    (:meth:`reset_parameters`).
+
+    Args:
+        num_items (int): The number of items (the largest item id).
+        hidden_channels (int, optional): Embedding and state size :math:`d`.
+            (default: :obj:`96`)
+        num_layers (int, optional): Encoder layers. (default: :obj:`1`)
+        heads (int, optional): Attention heads. (default: :obj:`2`)
+        ff_channels (int, optional): Feed-forward size.
+            (default: :obj:`384`)
+        dropout (float, optional): Dropout of the encoder. (default:
+            :obj:`0.1`)
+        faithful (bool, optional): Read the session as the official code
+            does (see above). (default: :obj:`False`)
+    """
+    def __init__(self, num_items: int, hidden_channels: int = 96,
+                 num_layers: int = 1, heads: int = 2, ff_channels: int = 384,
+                 dropout: float = 0.1, faithful: bool = False):
+        if hidden_channels % heads != 0:
+            raise ValueError(f"'hidden_channels' ({hidden_channels}) must be "
+                             f"a multiple of 'heads' ({heads})")
+        super().__init__(num_items, hidden_channels)
+        self.num_layers = num_layers
+        self.heads = heads
+        self.ff_channels = ff_channels
+        self.dropout = dropout
+        self.faithful = faithful
+
+        layer = TransformerEncoderLayer(hidden_channels, heads, ff_channels,
+                                        dropout, batch_first=True)
+        # Nested tensors would drop the padded rows of the faithful mode.
+        self.encoder = TransformerEncoder(layer, num_layers,
+                                          enable_nested_tensor=False)
+
+        self.reset_parameters()
+
+    def session_embedding(self, x: Tensor, alias_index: Tensor,
+                          last_index: Tensor, batch: Tensor) -> Tensor:
+        r"""Returns the session embeddings, :obj:`[B, hidden_channels]`.
+
+        Args:
+            x (torch.Tensor): The item id of every node (a session's
+                distinct items, ascending).
+            alias_index (torch.Tensor): The node of every click, sessions
+                one after another, clicks in order.
+            last_index (torch.Tensor): The node of every session's last
+                click, :obj:`[B]`.
+            batch (torch.Tensor): The session of every node.
+        """
+        num_sessions = last_index.numel()
+        if self.faithful:
+            # The official input: distinct items, zero-padded, no mask.
+            items, _ = to_dense_batch(x, batch, fill_value=0,
+                                      batch_size=num_sessions)  # [B, N]
+            h = self.encoder(self.embedding(items))  # [B, N, F]
+            start = torch.zeros(num_sessions, dtype=torch.long,
+                                device=x.device)
+            start[1:] = torch.bincount(batch, minlength=num_sessions)[
+                :-1].cumsum(0)
+            position = last_index - start  # the last click's node, per row
+        else:
+            clicks = x.index_select(0, alias_index)
+            click_batch = batch.index_select(0, alias_index)
+            items, mask = to_dense_batch(clicks, click_batch, fill_value=0,
+                                         batch_size=num_sessions)  # [B, L]
+            h = self.encoder(self.embedding(items),
+                             src_key_padding_mask=~mask)  # [B, L, F]
+            position = mask.sum(dim=1) - 1  # the last click
+        return h[torch.arange(num_sessions, device=x.device), position]
+
+    def session_embedding_batch(self, data) -> Tensor:
+        return self.session_embedding(data.x, data.alias_index,
+                                      data.last_index, data.batch)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_items={self.num_items}, '
+                f'hidden_channels={self.hidden_channels}, '
+                f'num_layers={self.num_layers}, heads={self.heads}, '
+                f'faithful={self.faithful})')
