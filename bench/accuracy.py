@@ -29,7 +29,13 @@ from bench.common import (
     use_shared_data,
     write_json,
 )
-from pyg_srgnn.config import LR_SCHEDULES, PROTOCOLS, VALID_SPLITS, FitConfig
+from pyg_srgnn.config import (
+    LR_SCHEDULES,
+    MODELS,
+    PROTOCOLS,
+    VALID_SPLITS,
+    FitConfig,
+)
 from pyg_srgnn.train import fit, resume
 
 
@@ -37,8 +43,10 @@ def variant(config: FitConfig) -> str:
     r"""The options of :obj:`config` that differ from its protocol's
     defaults, as a run directory's name has them (e.g.
     :obj:`-official-refit-nis16`)."""
-    default = FitConfig(dataset=config.dataset, protocol=config.protocol)
+    default = FitConfig(dataset=config.dataset, protocol=config.protocol,
+                        model=config.model)
     names = {
+        'faithful': lambda value: 'faithful',
         'edge_weight': str,
         'hidden_channels': lambda value: f'd{value}',
         'num_layers': lambda value: f'steps{value}',
@@ -48,9 +56,10 @@ def variant(config: FitConfig) -> str:
         'embedding_dropout': lambda value: f'drop{value:g}',
         'positions': lambda value: f'pos{value}',
     }
-    return ''.join(f'-{name(getattr(config, key))}'
-                   for key, name in names.items()
-                   if getattr(config, key) != getattr(default, key))
+    model = '' if config.model == 'srgnn' else f'-{config.model}'
+    return model + ''.join(f'-{name(getattr(config, key))}'
+                           for key, name in names.items()
+                           if getattr(config, key) != getattr(default, key))
 
 
 @click.command()
@@ -66,6 +75,9 @@ def variant(config: FitConfig) -> str:
 @click.option('--valid-split', type=click.Choice(VALID_SPLITS),
               default='latest', show_default=True)
 @click.option('--refit', is_flag=True)
+@click.option('--model', type=click.Choice(MODELS), default='srgnn',
+              show_default=True)
+@click.option('--faithful', is_flag=True, help='SR-SAN: the official input.')
 @click.option('--norm-scale', type=float, default=None)
 @click.option('--embedding-dropout', default=0.0, show_default=True)
 @click.option('--positions', default=0, show_default=True)

@@ -9,7 +9,7 @@ import torch
 
 from pyg_srgnn.atomic_write import written_whole
 from pyg_srgnn.config import FitConfig
-from pyg_srgnn.nn import SRGNN
+from pyg_srgnn.nn import SRGNN, SRSAN, SessionModel
 
 REQUIRED_KEYS = ('model', 'config', 'item_labels')
 
@@ -47,17 +47,23 @@ def load_checkpoint(path: str, map_location='cpu') -> Dict[str, Any]:
 
 
 def model_from_config(config: FitConfig, num_items: int,
-                      fused: bool = False) -> SRGNN:
-    r"""A new :class:`SRGNN` with the architecture :obj:`config` names."""
+                      fused: bool = False) -> SessionModel:
+    r"""A new model, :obj:`config.model`, with the architecture
+    :obj:`config` names."""
+    if config.model == 'srsan':
+        return SRSAN(num_items, config.hidden_channels, config.num_layers,
+                     config.heads, config.ff_channels, config.dropout,
+                     config.faithful)
     return SRGNN(num_items, config.hidden_channels, config.num_layers,
                  config.hybrid, fused=fused, norm_scale=config.norm_scale,
                  dropout=config.embedding_dropout,
                  max_positions=config.positions)
 
 
-def model_from_checkpoint(checkpoint: Dict[str, Any]) -> Tuple[SRGNN,
-                                                                FitConfig]:
-    r"""Rebuilds the trained :class:`SRGNN` and its :class:`FitConfig`."""
+def model_from_checkpoint(
+        checkpoint: Dict[str, Any]) -> Tuple[SessionModel, FitConfig]:
+    r"""Rebuilds the trained model and its :class:`FitConfig` (checkpoints
+    from before :obj:`model` was an option hold SR-GNN)."""
     config = FitConfig.from_dict(checkpoint['config'])
     num_items = checkpoint['model']['embedding.weight'].size(0) - 1
     model = model_from_config(config, num_items)

@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from pyg_srgnn import __version__
 from pyg_srgnn.config import (
     LR_SCHEDULES,
+    MODELS,
     PROTOCOLS,
     VALID_SPLITS,
     FitConfig,
@@ -26,6 +27,7 @@ CHOICES = {
     'dataset': tuple(DATASETS),
     'edge_weight': EDGE_WEIGHTS,
     'protocol': PROTOCOLS,
+    'model': MODELS,
     'lr_schedule': LR_SCHEDULES,
     'valid_split': VALID_SPLITS,
 }
@@ -94,6 +96,10 @@ def user_errors():
                 click.echo(f'Warning: {warning.message}', err=True)
 
 
+# How the models are called in what the commands print.
+MODEL_NAMES = {'srgnn': 'SR-GNN', 'srsan': 'SR-SAN'}
+
+
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -124,10 +130,12 @@ RESUME_OVERRIDES = {'progress', 'num_threads', 'device', 'eval_batch_size',
               'options.')
 @click.pass_context
 def fit(ctx, config_file, resume_dir, **options):
-    """Train SR-GNN and report HR@K / MRR@K on the test split.
+    """Train a model (SR-GNN unless --model says otherwise) and report
+    HR@K / MRR@K on the test split, beside POP's.
 
-    With no options, trains on the Diginetica sample shipped with pyg-srgnn
-    using the paper's settings.
+    With no options, trains SR-GNN on the Diginetica sample shipped with
+    pyg-srgnn, with the paper's settings except the sample's own batch size
+    and StepLR step.
     """
     from pyg_srgnn.train import fit as run_fit
     from pyg_srgnn.train import load_run_config, resume
@@ -167,7 +175,7 @@ def fit(ctx, config_file, resume_dir, **options):
         label = (f"test of a model refit on all training samples for the "
                  f"{result['best_epoch']} epoch(s) chosen on validation; "
                  f"the chosen model's: HR@{k} {100 * before[f'HR@{k}']:.2f}")
-    rows = [('SR-GNN', result['test'], label),
+    rows = [(MODEL_NAMES[config.model], result['test'], label),
             ('POP', result['pop']['test'],
              f'the {k} most popular training items, same test samples')]
     for name, metrics, what in rows:
@@ -511,9 +519,7 @@ def explain(checkpoint, session, strict, png, as_json):
     for c in out['clicks']:
         click.echo(f"{c['position'] + 1:<7}{nodes[c['node']]:<16}"
                    f"{c['attention']:>10.4f}")
-    click.echo('α: the click\'s weight in the session embedding s_g = '
-               'Σ α_i v_i; not normalised, so the weights need not sum to 1 '
-               'and may be negative')
+    click.echo(f'α: {recommender.model.attention_note}')
     if png is not None:
         click.echo(f'wrote {png}')
 

@@ -8,6 +8,18 @@ from typing import Any, Dict, Optional, Tuple, Union
 from pyg_srgnn.text_files import decode_text
 
 PROTOCOLS = ('clean', 'paper')
+# The models `fit --model` trains, and the defaults that differ between
+# them (their official code's); options of one model only are refused for
+# the other.
+MODELS = ('srgnn', 'srsan')
+MODEL_DEFAULTS = {'srgnn': {'hidden_channels': 100},
+                  'srsan': {'hidden_channels': 96}}
+MODEL_ONLY = {
+    'srgnn': {'hybrid': True, 'norm_scale': None, 'embedding_dropout': 0.0,
+              'positions': 0},
+    'srsan': {'heads': 2, 'ff_channels': 384, 'dropout': 0.1,
+              'faithful': False},
+}
 # When StepLR steps: after each epoch, or before it as the official loop.
 LR_SCHEDULES = ('step', 'official')
 VALID_SPLITS = ('latest', 'random')
@@ -55,9 +67,14 @@ class FitConfig:
         'binary', "Session graph edges: 'binary' (one per distinct "
         "transition, the official code) or 'count' (transition counts, the "
         "paper's text).")
-    hidden_channels: int = option(100, 'Embedding and state size d.')
+    model: str = option(
+        'srgnn', "The model: 'srgnn' (SR-GNN, Wu et al., 2019) or 'srsan' "
+        "(SR-SAN, Fang, 2021).")
+    hidden_channels: Optional[int] = option(
+        None, 'Embedding and state size d [default: 100; srsan: 96].')
     num_layers: int = option(
-        1, 'Propagation steps with shared weights (official --step).')
+        1, 'SR-GNN: propagation steps with shared weights (official '
+        '--step); SR-SAN: encoder layers.')
     hybrid: bool = option(
         True, 'Session embedding W3[s_g; v_n] (hybrid) or s_g alone.')
     norm_scale: Optional[float] = option(
@@ -70,6 +87,13 @@ class FitConfig:
         0, 'NISER+: learned embeddings of click positions 1..N added to the '
         "clicks' states before the readout (later clicks share the last); "
         '0 for none. The fused kernel does not cover them.')
+    heads: int = option(2, 'SR-SAN: attention heads.')
+    ff_channels: int = option(384, 'SR-SAN: feed-forward size.')
+    dropout: float = option(0.1, "SR-SAN: the encoder's dropout.")
+    faithful: bool = option(
+        False, "SR-SAN: read the session as the official code does (its "
+        "distinct items by id, no padding mask) instead of its clicks in "
+        "order with a mask.")
     epochs: int = option(30, 'Maximum number of epochs.')
     batch_size: Optional[int] = option(
         None, _sized_help('batch_size', 'Training batch size'))
@@ -124,6 +148,18 @@ class FitConfig:
     progress: bool = option(True, 'Show a progress bar with loss and speed.')
 
     def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"Invalid 'model': {self.model!r} (expected one "
+                             f"of {', '.join(MODELS)})")
+        for name, value in MODEL_DEFAULTS[self.model].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        for other, options in MODEL_ONLY.items():
+            for name, default in options.items():
+                if other != self.model and getattr(self, name) != default:
+                    raise ValueError(
+                        f"'{name}' is an option of {other}, not of "
+                        f"{self.model} (got {getattr(self, name)!r})")
         for name, value in dataset_settings(self.dataset).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -145,6 +181,11 @@ class FitConfig:
              'split'),
             (self.hidden_channels >= 1, 'hidden_channels', 'at least 1'),
             (self.num_layers >= 1, 'num_layers', 'at least 1'),
+            (self.heads >= 1 and self.hidden_channels % self.heads == 0,
+             'heads', f'at least 1 and a divisor of hidden_channels '
+             f'({self.hidden_channels})'),
+            (self.ff_channels >= 1, 'ff_channels', 'at least 1'),
+            (0 <= self.dropout < 1, 'dropout', 'in [0, 1)'),
             (self.norm_scale is None or 0 < self.norm_scale < math.inf,
              'norm_scale', 'positive and finite, or null'),
             (0 <= self.embedding_dropout < 1, 'embedding_dropout',

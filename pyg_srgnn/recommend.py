@@ -8,7 +8,7 @@ from pyg_srgnn.data.session_graph import (
     session_graph_batch,
     sessions_to_tensors,
 )
-from pyg_srgnn.nn import SRGNN, srgnn_norm
+from pyg_srgnn.nn import SessionModel, srgnn_norm
 from pyg_srgnn.popularity import popular_items
 
 ItemId = Union[str, int]
@@ -20,7 +20,7 @@ class Recommender:
     user's own item ids in, recommendations in the same ids out.
 
     Args:
-        model (SRGNN): The trained model.
+        model (SessionModel): The trained model.
         item_labels (list of str): The user's id of every item:
             :obj:`item_labels[i - 1]` for model item :obj:`i`.
         edge_weight (str, optional): The session graph weighting the model
@@ -33,7 +33,7 @@ class Recommender:
         >>> rec.recommend([['81766', '31331']], k=5)
         [['...', '...', '...', '...', '...']]
     """
-    def __init__(self, model: SRGNN, item_labels: Sequence[str],
+    def __init__(self, model: SessionModel, item_labels: Sequence[str],
                  edge_weight: str = 'binary',
                  popularity: Optional[torch.Tensor] = None):
         if len(item_labels) != model.num_items:
@@ -140,15 +140,12 @@ class Recommender:
         if not items:
             raise ValueError("The session has no item the model knows")
         model = self.model
-        device = model.embedding.weight.device
+        device = model.device
         clicks, ptr = sessions_to_tensors([items], model.num_items)
         data = session_graph_batch(clicks.to(device), ptr.to(device),
                                    edge_weight=self.edge_weight)
         edge_weight = getattr(data, 'edge_weight', None)
-        _, alpha = model.session_embedding(data.x, data.edge_index,
-                                           data.alias_index, data.last_index,
-                                           data.batch, edge_weight,
-                                           return_attention_weights=True)
+        alpha = model.attention_weights(data)
         weight_in, weight_out = srgnn_norm(data.edge_index, edge_weight,
                                            data.num_nodes)
         labels = [self.item_labels[i - 1] for i in data.x.tolist()]

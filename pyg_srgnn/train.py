@@ -21,14 +21,14 @@ from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.loss import full_softmax_loss
 from pyg_srgnn.metrics import RankingMetrics, target_rank
-from pyg_srgnn.nn import SRGNN, fused
+from pyg_srgnn.nn import SRGNN, SessionModel, fused
 from pyg_srgnn.popularity import evaluate_popularity, item_popularity
 from pyg_srgnn.protocol import get_protocol
 from pyg_srgnn.run_log import RunLog
 from pyg_srgnn.text_files import read_json_object
 
 
-def train_step(model: SRGNN, optimizer: torch.optim.Optimizer,
+def train_step(model: SessionModel, optimizer: torch.optim.Optimizer,
                batch) -> Tensor:
     r"""One optimizer step on :obj:`batch`; returns its loss."""
     optimizer.zero_grad()
@@ -38,12 +38,12 @@ def train_step(model: SRGNN, optimizer: torch.optim.Optimizer,
     return loss
 
 
-def train_epoch(model: SRGNN, loader: SessionLoader,
+def train_epoch(model: SessionModel, loader: SessionLoader,
                 optimizer: torch.optim.Optimizer,
                 progress: Optional[tqdm] = None) -> float:
     r"""One pass over :obj:`loader`; returns the mean training loss."""
     model.train()
-    device = model.embedding.weight.device
+    device = model.device
     total_loss = num_samples = 0
     for batch in loader:
         batch = batch.to(device)
@@ -57,11 +57,11 @@ def train_epoch(model: SRGNN, loader: SessionLoader,
 
 
 @torch.no_grad()
-def evaluate(model: SRGNN, loader: SessionLoader, ks=(20, )) -> Dict[str,
-                                                                      float]:
+def evaluate(model: SessionModel, loader: SessionLoader,
+             ks=(20, )) -> Dict[str, float]:
     r"""Ranks every target among all items; returns HR/MRR/NDCG at each K."""
     model.eval()
-    device = model.embedding.weight.device
+    device = model.device
     metrics = RankingMetrics(ks)
     for batch in loader:
         batch = batch.to(device)
@@ -149,19 +149,26 @@ def settings_lines(config: FitConfig) -> List[str]:
          config.embedding_dropout > 0),
         (f'{config.positions} position embeddings', config.positions > 0),
     ) if used]
-    lines = [f'settings: batch size {config.batch_size}, Adam lr '
+    if config.model == 'srsan':
+        model = (f'SR-SAN d = {config.hidden_channels}, {config.num_layers} '
+                 f'layer(s), {config.heads} heads, feed-forward '
+                 f'{config.ff_channels}, dropout {config.dropout:g}'
+                 f'{", faithful" if config.faithful else ""}')
+    else:
+        model = (f'SR-GNN d = {config.hidden_channels}, '
+                 f'{config.num_layers} propagation step(s)')
+    lines = [f'settings: {model}; batch size {config.batch_size}, Adam lr '
              f'{config.lr:g}, L2 {config.weight_decay:g}, StepLR '
-             f'{config.lr_step} / {config.lr_gamma:g}, d = '
-             f'{config.hidden_channels}, {config.num_layers} propagation '
-             f'step(s), up to {config.epochs} epochs, patience '
-             f'{config.patience}' + ''.join(f', {e}' for e in extras)]
+             f'{config.lr_step} / {config.lr_gamma:g}, up to '
+             f'{config.epochs} epochs, patience {config.patience}'
+             + ''.join(f', {e}' for e in extras)]
     own = DATASET_SETTINGS.get(config.dataset, {})
     if own:
         paper = dataset_settings('paper')
         names = {'batch_size': 'batch size', 'lr_step': 'StepLR step'}
         lines.append(
-            f"{config.dataset}'s own defaults for its size, chosen on its "
-            f"validation split: " + ', '.join(
+            f"{config.dataset}'s own defaults for its size, chosen with "
+            f"SR-GNN on its validation split: " + ', '.join(
                 f"{names.get(name, name)} {value} (the paper's "
                 f"{paper[name]})" for name, value in own.items()))
     return lines
@@ -179,7 +186,7 @@ def torch_device(name: str) -> torch.device:
     return device
 
 
-def run_epoch(config: FitConfig, model: SRGNN, loader: SessionLoader,
+def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
               optimizer: torch.optim.Optimizer, scheduler,
               name: str) -> Tuple[float, float, float]:
     r"""Trains one epoch with the learning-rate schedule of :obj:`config`;
@@ -209,7 +216,7 @@ def new_training(config: FitConfig, num_items: int, device: torch.device,
     torch.manual_seed(config.seed)
     model = model_from_config(config, num_items,
                               fused=config.fused_kernel).to(device)
-    if device.type == 'cpu':
+    if device.type == 'cpu' and isinstance(model, SRGNN):
         prepare_fused_kernel(model, log)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay,

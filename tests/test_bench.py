@@ -193,6 +193,10 @@ def test_accuracy_run_names_say_the_variant():
     assert name(protocol='clean', valid_split='random') == '-random'
     assert name(protocol='clean', norm_scale=16.0, embedding_dropout=0.1,
                 positions=50) == '-nis16-drop0.1-pos50'
+    # SR-SAN's own d of 96 is no variant of SR-SAN.
+    assert name(protocol='paper', model='srsan') == '-srsan'
+    assert name(protocol='clean', model='srsan', faithful=True) == (
+        '-srsan-faithful')
 
 
 def test_collect_refit_runs():

@@ -17,7 +17,8 @@ def test_fit_help_documents_every_option():
     for f in fields(FitConfig):
         option = '--k' if f.name == 'ks' else '--' + f.name.replace('_', '-')
         assert option in result.output, option
-    assert '[default: 100]' in result.output
+    assert '[default: 0.001]' in result.output  # --lr
+    assert 'srsan: 96]' in result.output  # --hidden-channels
 
 
 def test_fit(tmp_path):

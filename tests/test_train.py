@@ -91,7 +91,8 @@ def test_default_fit_beats_popularity(tmp_path):
                            run_dir=str(tmp_path / 'run')), log=lines.append)
     assert result['test']['HR@20'] >= 3 * result['pop']['test']['HR@20']
     assert result['test']['MRR@20'] >= 3 * result['pop']['test']['MRR@20']
-    assert lines[1].startswith('settings: batch size 50, Adam lr 0.001')
+    assert lines[1].startswith('settings: SR-GNN d = 100, 1 propagation '
+                               'step(s); batch size 50, Adam lr 0.001')
     assert lines[2].startswith("diginetica-sample's own defaults")
     assert "batch size 50 (the paper's 100)" in lines[2]
 
@@ -172,6 +173,12 @@ def test_refit(tmp_path):
     (dict(positions=-1), "'positions'"),
     (dict(lr_schedule='cosine'), "'lr_schedule'.*step, official"),
     (dict(valid_split='oldest'), "'valid_split'"),
+    (dict(model='gru4rec'), "'model'.*srgnn, srsan"),
+    (dict(model='srsan', norm_scale=16.0), "'norm_scale' is an option of "
+     "srgnn, not of srsan"),
+    (dict(heads=4), "'heads' is an option of srsan"),
+    (dict(model='srsan', heads=5), "'heads'.*divisor of hidden_channels "
+     r"\(96\)"),
 ])
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):

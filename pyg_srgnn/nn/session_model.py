@@ -59,6 +59,8 @@ class SessionModel(torch.nn.Module):
     # Whether the scores come from trained parameters (and so from epochs
     # of gradient steps) rather than from statistics of the training data.
     neural: bool = True
+    # What :meth:`attention_weights` are, for people reading them.
+    attention_note: str = ''
 
     def __init__(self, num_items: int,
                  hidden_channels: Optional[int] = None):
@@ -88,6 +90,13 @@ class SessionModel(torch.nn.Module):
         r"""The session embeddings of :obj:`data`, :obj:`[B, F]`."""
         raise NotImplementedError(f'{self.__class__.__name__} has no '
                                   f'session embedding')
+
+    def attention_weights(self, data) -> Tensor:
+        r"""The weight the model gives every click of :obj:`data` when it
+        sums the session up, :obj:`[num_clicks]` (what
+        :meth:`~pyg_srgnn.recommend.Recommender.explain` shows)."""
+        raise ValueError(f'{self.__class__.__name__} has no attention '
+                         f'weights to explain')
 
     def item_logits(self, session: Tensor,
                     items: Optional[Tensor] = None) -> Tensor:

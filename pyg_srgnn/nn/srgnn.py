@@ -90,6 +90,10 @@ class SRGNN(SessionModel):
             positions share the last row) added to the click states after
             propagation, before the readout. (default: :obj:`0`, none)
     """
+    attention_note = ("the click's weight in the session embedding s_g = "
+                      "Σ α_i v_i; not normalised, so the weights need not "
+                      "sum to 1 and may be negative")
+
     def __init__(self, num_items: int, hidden_channels: int = 100,
                  num_layers: int = 1, hybrid: bool = True,
                  fused: bool = False, norm_scale: Optional[float] = None,
@@ -216,6 +220,13 @@ class SRGNN(SessionModel):
         if self.norm_scale is None:
             return session @ rows.t()
         return self.norm_scale * session @ F.normalize(rows, dim=-1).t()
+
+    def attention_weights(self, data) -> Tensor:
+        r"""The readout's :math:`\alpha` of every click (not normalised)."""
+        return self.session_embedding(
+            data.x, data.edge_index, data.alias_index, data.last_index,
+            data.batch, getattr(data, 'edge_weight', None),
+            return_attention_weights=True)[1]
 
     def session_embedding_batch(self, data) -> Tensor:
         return self.session_embedding(data.x, data.edge_index,

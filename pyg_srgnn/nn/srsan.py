@@ -1,3 +1,5 @@
+from typing import Tuple, Union
+
 import torch
 from torch import Tensor
 from torch.nn import TransformerEncoder, TransformerEncoderLayer
@@ -42,6 +44,10 @@ class SRSAN(SessionModel):
         faithful (bool, optional): Read the session as the official code
             does (see above). (default: :obj:`False`)
     """
+    attention_note = ("the last click's attention to the click in the "
+                      "last encoder layer, averaged over the heads; softmax "
+                      "weights, summing to 1")
+
     def __init__(self, num_items: int, hidden_channels: int = 96,
                  num_layers: int = 1, heads: int = 2, ff_channels: int = 384,
                  dropout: float = 0.1, faithful: bool = False):
@@ -63,9 +69,19 @@ class SRSAN(SessionModel):
 
         self.reset_parameters()
 
-    def session_embedding(self, x: Tensor, alias_index: Tensor,
-                          last_index: Tensor, batch: Tensor) -> Tensor:
-        r"""Returns the session embeddings, :obj:`[B, hidden_channels]`.
+    def session_embedding(
+        self,
+        x: Tensor,
+        alias_index: Tensor,
+        last_index: Tensor,
+        batch: Tensor,
+        return_attention_weights: bool = False,
+    ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        r"""Returns the session embeddings, :obj:`[B, hidden_channels]`, and
+        with :obj:`return_attention_weights` the last encoder layer's
+        attention of each session's last click to every click, averaged over
+        the heads, :obj:`[num_clicks]` (softmax weights: a session's sum to
+        1; in the faithful mode a click gets its item's weight).
 
         Args:
             x (torch.Tensor): The item id of every node (a session's
@@ -79,23 +95,44 @@ class SRSAN(SessionModel):
         num_sessions = last_index.numel()
         if self.faithful:
             # The official input: distinct items, zero-padded, no mask.
-            items, _ = to_dense_batch(x, batch, fill_value=0,
-                                      batch_size=num_sessions)  # [B, N]
-            h = self.encoder(self.embedding(items))  # [B, N, F]
+            items, node_mask = to_dense_batch(x, batch, fill_value=0,
+                                              batch_size=num_sessions)
             start = torch.zeros(num_sessions, dtype=torch.long,
                                 device=x.device)
-            start[1:] = torch.bincount(batch, minlength=num_sessions)[
-                :-1].cumsum(0)
+            start[1:] = node_mask.sum(dim=1)[:-1].cumsum(0)
             position = last_index - start  # the last click's node, per row
+            padding = None
         else:
             clicks = x.index_select(0, alias_index)
             click_batch = batch.index_select(0, alias_index)
             items, mask = to_dense_batch(clicks, click_batch, fill_value=0,
                                          batch_size=num_sessions)  # [B, L]
-            h = self.encoder(self.embedding(items),
-                             src_key_padding_mask=~mask)  # [B, L, F]
             position = mask.sum(dim=1) - 1  # the last click
-        return h[torch.arange(num_sessions, device=x.device), position]
+            padding = ~mask
+        rows = torch.arange(num_sessions, device=x.device)
+        h = self.embedding(items)  # [B, L, F]
+        if not return_attention_weights:
+            h = self.encoder(h, src_key_padding_mask=padding)
+            return h[rows, position]
+        *first, last = self.encoder.layers
+        for layer in first:
+            h = layer(h, src_key_padding_mask=padding)
+        _, weights = last.self_attn(h, h, h, key_padding_mask=padding,
+                                    need_weights=True)  # [B, L, L]
+        h = last(h, src_key_padding_mask=padding)
+        weights = weights[rows, position]  # [B, L], the last click's row
+        if self.faithful:  # a click gets its node's weight
+            click_batch = batch.index_select(0, alias_index)
+            return h[rows, position], weights[
+                click_batch, alias_index - start.index_select(0,
+                                                              click_batch)]
+        return h[rows, position], weights[mask]
+
+    def attention_weights(self, data) -> Tensor:
+        r"""The last click's attention to every click (softmax weights)."""
+        return self.session_embedding(data.x, data.alias_index,
+                                      data.last_index, data.batch,
+                                      return_attention_weights=True)[1]
 
     def session_embedding_batch(self, data) -> Tensor:
         return self.session_embedding(data.x, data.alias_index,
