@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bench import speed
+from bench import baselines, speed
 from bench.dense_official import dense_batch, dense_forward
 from pyg_srgnn.data import session_graph_batch
 from pyg_srgnn.nn import SRGNN, fused
@@ -47,6 +47,22 @@ def test_speed_quick_runs(tmp_path):
     assert set(out['page_faults_per_step']) == {'ours', 'modules', 'floor',
                                                 'gemm_step'}
     assert all(count >= 0 for count in out['page_faults_per_step'].values())
+
+
+def test_baselines_quick_runs(tmp_path):
+    threads = torch.get_num_threads()
+    result = CliRunner().invoke(baselines.main, [
+        '--quick', '--root', str(tmp_path), '--threads', '1'
+    ])
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert list(out) == list(baselines.MODELS)
+    for name in ('item_knn', 'sknn', 'vsknn'):
+        assert out[name]['HR@20'] > out['pop']['HR@20']
+    assert all(out[name]['score_s'] >= 0 for name in out)
+    result = CliRunner().invoke(baselines.main, ['--models', 'pop,stan'])
+    assert result.exit_code != 0 and 'unknown stan' in result.output
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
