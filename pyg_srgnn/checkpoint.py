@@ -8,8 +8,12 @@ from typing import Any, Dict, Tuple
 import torch
 
 from pyg_srgnn.atomic_write import written_whole
+from pyg_srgnn.baselines import POP, SKNN, SPOP, VSKNN, ItemKNN
 from pyg_srgnn.config import FitConfig
 from pyg_srgnn.nn import SRGNN, SRSAN, SessionModel
+
+BASELINE_CLASSES = {'pop': POP, 'spop': SPOP, 'itemknn': ItemKNN,
+                    'sknn': SKNN, 'vsknn': VSKNN}
 
 REQUIRED_KEYS = ('model', 'config', 'item_labels')
 
@@ -50,6 +54,8 @@ def model_from_config(config: FitConfig, num_items: int,
                       fused: bool = False) -> SessionModel:
     r"""A new model, :obj:`config.model`, with the architecture
     :obj:`config` names."""
+    if config.model in BASELINE_CLASSES:
+        return BASELINE_CLASSES[config.model](num_items)
     if config.model == 'srsan':
         return SRSAN(num_items, config.hidden_channels, config.num_layers,
                      config.heads, config.ff_channels, config.dropout,
@@ -65,7 +71,7 @@ def model_from_checkpoint(
     r"""Rebuilds the trained model and its :class:`FitConfig` (checkpoints
     from before :obj:`model` was an option hold SR-GNN)."""
     config = FitConfig.from_dict(checkpoint['config'])
-    num_items = checkpoint['model']['embedding.weight'].size(0) - 1
+    num_items = len(checkpoint['item_labels'])
     model = model_from_config(config, num_items)
     model.load_state_dict(checkpoint['model'])
     model.eval()

@@ -13,6 +13,7 @@ from click.core import ParameterSource
 
 from pyg_srgnn import __version__
 from pyg_srgnn.config import (
+    BASELINES,
     LR_SCHEDULES,
     MODELS,
     PROTOCOLS,
@@ -97,7 +98,9 @@ def user_errors():
 
 
 # How the models are called in what the commands print.
-MODEL_NAMES = {'srgnn': 'SR-GNN', 'srsan': 'SR-SAN'}
+MODEL_NAMES = {'srgnn': 'SR-GNN', 'srsan': 'SR-SAN', 'pop': 'POP',
+               'spop': 'S-POP', 'itemknn': 'ItemKNN', 'sknn': 'SKNN',
+               'vsknn': 'V-SKNN'}
 
 
 def first_line(error: BaseException) -> str:
@@ -170,6 +173,8 @@ def fit(ctx, config_file, resume_dir, **options):
     label = ('best over epochs on test, paper protocol'
              if config.protocol == 'paper' else
              f"test at the best validation epoch {result['best_epoch']}")
+    if config.model in BASELINES:
+        label = 'test; statistics of the training samples, no epochs'
     if config.refit:
         before = result['test_before_refit']
         label = (f"test of a model refit on all training samples for the "
@@ -179,7 +184,7 @@ def fit(ctx, config_file, resume_dir, **options):
             ('POP', result['pop']['test'],
              f'the {k} most popular training items, same test samples')]
     for name, metrics, what in rows:
-        click.echo(f"{name:<7}HR@{k} {100 * metrics[f'HR@{k}']:5.2f}  "
+        click.echo(f"{name:<8}HR@{k} {100 * metrics[f'HR@{k}']:5.2f}  "
                    f"MRR@{k} {100 * metrics[f'MRR@{k}']:5.2f}  ({what})")
     click.echo(f"written to {result['run_dir']}")
 

@@ -11,9 +11,13 @@ PROTOCOLS = ('clean', 'paper')
 # The models `fit --model` trains, and the defaults that differ between
 # them (their official code's); options of one model only are refused for
 # the other.
-MODELS = ('srgnn', 'srsan')
+MODELS = ('srgnn', 'srsan', 'pop', 'spop', 'itemknn', 'sknn', 'vsknn')
+# Models that gather statistics of the training data instead of training
+# for epochs (pyg_srgnn.baselines); they take their defaults.
+BASELINES = ('pop', 'spop', 'itemknn', 'sknn', 'vsknn')
 MODEL_DEFAULTS = {'srgnn': {'hidden_channels': 100},
-                  'srsan': {'hidden_channels': 96}}
+                  'srsan': {'hidden_channels': 96},
+                  **{name: {'hidden_channels': 100} for name in BASELINES}}
 MODEL_ONLY = {
     'srgnn': {'hybrid': True, 'norm_scale': None, 'embedding_dropout': 0.0,
               'positions': 0},
@@ -68,8 +72,10 @@ class FitConfig:
         "transition, the official code) or 'count' (transition counts, the "
         "paper's text).")
     model: str = option(
-        'srgnn', "The model: 'srgnn' (SR-GNN, Wu et al., 2019) or 'srsan' "
-        "(SR-SAN, Fang, 2021).")
+        'srgnn', "The model: 'srgnn' (SR-GNN, Wu et al., 2019), 'srsan' "
+        "(SR-SAN, Fang, 2021), or a baseline of session-rec: 'pop', 'spop', "
+        "'itemknn', 'sknn', 'vsknn' (statistics of the training sessions, "
+        "no epochs).")
     hidden_channels: Optional[int] = option(
         None, 'Embedding and state size d [default: 100; srsan: 96].')
     num_layers: int = option(

@@ -16,7 +16,12 @@ from pyg_srgnn.checkpoint import (
     model_from_config,
     save_checkpoint,
 )
-from pyg_srgnn.config import DATASET_SETTINGS, FitConfig, dataset_settings
+from pyg_srgnn.config import (
+    BASELINES,
+    DATASET_SETTINGS,
+    FitConfig,
+    dataset_settings,
+)
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.loss import full_softmax_loss
@@ -226,6 +231,43 @@ def new_training(config: FitConfig, num_items: int, device: torch.device,
     return model, optimizer, scheduler
 
 
+def fit_baseline(config: FitConfig, train_set, train_loader: SessionLoader,
+                 select_loader: SessionLoader, test_loader: SessionLoader,
+                 select_name: str, run_dir: str, device: torch.device,
+                 log: Callable[[str], None]) -> Dict[str, Any]:
+    r""":func:`fit` for a baseline: its statistics are gathered once from
+    the training samples, then the selection and test splits are ranked;
+    no epochs, nothing chosen."""
+    write_json(osp.join(run_dir, 'config.json'), config.to_dict())
+    model = model_from_config(config, train_set.num_items).to(device)
+    start = time.perf_counter()
+    model.fit(train_set, train_loader.index)
+    seconds = time.perf_counter() - start
+    log(f'{config.model}: statistics of {len(train_loader.index):,} '
+        f'training samples gathered in {seconds:.1f} s')
+    metrics = evaluate(model, select_loader, config.ks)
+    save_checkpoint(osp.join(run_dir, 'checkpoint.pt'), {
+        'model': model.state_dict(), 'config': config.to_dict(), 'epoch': 0,
+        'metrics': metrics, 'item_labels': list(train_set.item_labels),
+        'item_popularity': item_popularity(train_set.sample_tensors()[2],
+                                           model.num_items)})
+    result = {'protocol': config.protocol, 'best_epoch': None,
+              'fit_seconds': round(seconds, 3)}
+    if select_name == 'valid':
+        result['valid'] = metrics
+    result['test'] = (metrics if select_loader is test_loader else
+                      evaluate(model, test_loader, config.ks))
+    popularity = item_popularity(train_loader.y, train_set.num_items)
+    result['pop'] = {name: evaluate_popularity(popularity, loader.y,
+                                               config.ks)
+                     for name, loader in (('test', test_loader),
+                                          (select_name, select_loader))}
+    result.update(epochs_run=0, num_items=train_set.num_items,
+                  run_dir=run_dir)
+    write_json(osp.join(run_dir, 'metrics.json'), result)
+    return result
+
+
 def fit(config: FitConfig, log: Callable[[str], None] = print,
         resume: bool = False) -> Dict[str, Any]:
     r"""Trains SR-GNN as :obj:`config` says and returns the final metrics.
@@ -291,6 +333,9 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         f'; run dir {run_dir}')
     for line in settings_lines(config):
         log(line)
+    if config.model in BASELINES:
+        return fit_baseline(config, train_set, train_loader, select_loader,
+                            test_loader, select_name, run_dir, device, log)
 
     model, optimizer, scheduler = new_training(config, num_items, device,
                                                log)

@@ -28,8 +28,8 @@ def test_fit(tmp_path):
     assert result.exit_code == 0, result.output
     assert 'epoch   2' in result.output
     *_, model, pop, written = result.output.strip().splitlines()
-    assert model.startswith('SR-GNN HR@20 ') and 'MRR@20 ' in model
-    assert pop.startswith('POP    HR@20 ') and 'most popular' in pop
+    assert model.startswith('SR-GNN  HR@20 ') and 'MRR@20 ' in model
+    assert pop.startswith('POP     HR@20 ') and 'most popular' in pop
     assert written == f"written to {tmp_path / 'run'}"
     metrics = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
     assert f"HR@20 {100 * metrics['pop']['test']['HR@20']:5.2f}" in pop

@@ -324,38 +324,55 @@ def test_plot_a_run_killed_while_logging(trained, tmp_path):
     assert (run / 'curves.png').stat().st_size > 1000
 
 
-def test_srsan_through_fit_recommend_explain_evaluate(tmp_path):
+@pytest.mark.parametrize('name', ['srgnn', 'srsan', 'pop', 'spop',
+                                  'itemknn', 'sknn', 'vsknn'])
+def test_every_model_through_fit_evaluate_recommend_explain(name, tmp_path):
     runner = CliRunner()
     run = tmp_path / 'run'
+    sizes = {'srgnn': ['--hidden-channels', '8'],
+             'srsan': ['--hidden-channels', '8', '--ff-channels', '16']}
     result = runner.invoke(main, [
-        'fit', '--model', 'srsan', '--root', str(tmp_path / 'data'),
-        '--run-dir', str(run), '--epochs', '2', '--hidden-channels', '8',
-        '--ff-channels', '16', '--no-progress'])
+        'fit', '--model', name, '--root', str(tmp_path / 'data'),
+        '--run-dir', str(run), '--epochs', '2', '--no-progress',
+        *sizes.get(name, [])])
     assert result.exit_code == 0, result.output
-    assert 'settings: SR-SAN d = 8, 1 layer(s), 2 heads' in result.output
-    assert result.output.splitlines()[-3].startswith('SR-SAN HR@20')
+    fitted = result.output
+    metrics = json.loads((run / 'metrics.json').read_text())
     checkpoint = str(run / 'checkpoint.pt')
     model, config = model_from_checkpoint(load_checkpoint(checkpoint))
-    assert type(model).__name__ == 'SRSAN' and config.model == 'srsan'
+    assert config.model == name
+    if model.neural:
+        assert metrics['epochs_run'] == 2
+        settings = {'srgnn': 'settings: SR-GNN d = 8, 1 propagation step',
+                    'srsan': 'settings: SR-SAN d = 8, 1 layer(s), 2 heads'}
+        assert settings[name] in fitted
+    else:
+        assert 'statistics of 1,058 training samples' in result.output
+        assert metrics['epochs_run'] == 0 and 'valid' in metrics
+
+    result = runner.invoke(main, ['evaluate', '--checkpoint', checkpoint])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)['HR@20'] == pytest.approx(
+        metrics['test']['HR@20'])
 
     rec = Recommender.from_checkpoint(checkpoint)
     a, b = rec.item_labels[:2]
     result = runner.invoke(main, ['recommend', '--checkpoint', checkpoint,
-                                  '--session', f'{a} {b}', '-k', '3'])
+                                  '--session', f'{a} {b}', '-k', '4'])
     assert result.exit_code == 0, result.output
-    assert result.output.split() == rec.recommend([[a, b]], k=3)[0]
+    assert result.output.split() == rec.recommend([[a, b]], k=4)[0]
 
-    out = rec.explain([a, b, a])
-    weights = [c['attention'] for c in out['clicks']]
-    assert sum(weights) == pytest.approx(1.0)  # the last click's softmax
-    assert weights[0] == weights[2]  # the same item, the same key
     result = runner.invoke(main, ['explain', '--checkpoint', checkpoint,
                                   '--session', f'{a} {b} {a}'])
-    assert result.exit_code == 0, result.output
-    assert 'softmax weights, summing to 1' in result.output
-
-    result = runner.invoke(main, ['evaluate', '--checkpoint', checkpoint])
-    assert result.exit_code == 0, result.output
-    metrics = json.loads((run / 'metrics.json').read_text())
-    assert json.loads(result.output)['HR@20'] == pytest.approx(
-        metrics['test']['HR@20'])
+    if name == 'srsan':
+        assert result.exit_code == 0, result.output
+        weights = [c['attention'] for c in rec.explain([a, b, a])['clicks']]
+        assert sum(weights) == pytest.approx(1.0)  # the last click's softmax
+        assert weights[0] == weights[2]  # the same item, the same key
+        assert 'softmax weights, summing to 1' in result.output
+    elif name == 'srgnn':
+        assert result.exit_code == 0, result.output
+        assert 'not normalised' in result.output
+    else:
+        assert result.exit_code == 1
+        assert 'has no attention weights to explain' in result.output
