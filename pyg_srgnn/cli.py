@@ -442,14 +442,17 @@ def recommend(checkpoint, sessions, session_file, k, strict, fallback,
 @click.option('--batch-size', default=500, show_default=True,
               type=click.IntRange(min=1))
 def evaluate(checkpoint, dataset, root, split, ks, batch_size):
-    """Evaluate a trained model: HR/MRR/NDCG at each K, as JSON."""
+    """Evaluate a trained model: HR/MRR/NDCG at each K, Coverage@K and
+    Popularity@K of its lists, and HR/MRR/NDCG@K of short (at most 3 clicks)
+    and longer sessions, as JSON."""
     from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
     from pyg_srgnn.data import SessionLoader
     from pyg_srgnn.data.registry import load_dataset
     from pyg_srgnn.train import evaluate as run_evaluate
 
     with user_errors():
-        model, config = model_from_checkpoint(load_checkpoint(checkpoint))
+        loaded = load_checkpoint(checkpoint)
+        model, config = model_from_checkpoint(loaded)
         if root is None and dataset in (None, config.dataset):
             root = config.root  # where the model's own data set lives
         dataset = dataset or config.dataset
@@ -459,7 +462,10 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
                              f"the model knows {model.num_items:,}")
         loader = SessionLoader(data, edge_weight=config.edge_weight,
                                batch_size=batch_size)
-        metrics = run_evaluate(model, loader, ks)
+        # With the training counts the checkpoint carries: the lists'
+        # coverage and popularity, and the metrics by session length.
+        metrics = run_evaluate(model, loader, ks,
+                               loaded.get('item_popularity'))
     click.echo(json.dumps({'checkpoint': checkpoint, 'dataset': dataset,
                            'split': split, 'samples': len(data),
                            **metrics}))

@@ -76,3 +76,64 @@ class RankingMetrics:
         if self.count == 0:
             raise ValueError("No samples were ranked")
         return {key: value / self.count for key, value in self.sums.items()}
+
+
+class ListMetrics:
+    r"""Accumulates what the top-:obj:`K` lists recommend, beyond accuracy,
+    as session-rec measures it (Ludewig et al., 2021):
+
+    - :obj:`Coverage@K`: the share of all items that appear in at least one
+      list;
+    - :obj:`Popularity@K`: the mean over lists of the mean popularity of
+      their items, each item's count in the training data divided by the
+      largest count (1 for the most popular item).
+
+    Args:
+        ks (iterable of int): The cut-offs :obj:`K`.
+        popularity (torch.Tensor): The training count of every item,
+            :obj:`[num_items + 1]` (index :obj:`i` for item :obj:`i`).
+    """
+    def __init__(self, ks: Iterable[int], popularity: Tensor):
+        self.ks = sorted(set(ks))
+        self.popularity = popularity[1:].double() / popularity[1:].max().clamp(
+            min=1)  # [num_items]
+        self.seen = {k: torch.zeros(self.popularity.numel(), dtype=torch.bool)
+                     for k in self.ks}
+        self.popularity_sum = {k: 0.0 for k in self.ks}
+        self.count = 0
+
+    def update(self, scores: Tensor) -> None:
+        r"""Adds the top-:obj:`K` lists of :obj:`scores`,
+        :obj:`[B, num_items]`."""
+        top = scores.topk(self.ks[-1], dim=1).indices.cpu()  # [B, K_max]
+        self.count += top.size(0)
+        for k in self.ks:
+            columns = top[:, :k]
+            self.seen[k][columns.reshape(-1)] = True
+            self.popularity_sum[k] += float(
+                self.popularity[columns].mean(dim=1).sum())
+
+    def compute(self) -> Dict[str, float]:
+        if self.count == 0:
+            raise ValueError("No lists were recommended")
+        out = {}
+        for k in self.ks:
+            out[f'Coverage@{k}'] = float(self.seen[k].float().mean())
+            out[f'Popularity@{k}'] = self.popularity_sum[k] / self.count
+        return out
+
+
+# Sessions of at most this many clicks are 'short' in the metrics split by
+# length (where GNNs are said to struggle).
+SHORT_SESSION = 3
+
+
+def split_by_length(metrics: Dict[str, RankingMetrics], rank: Tensor,
+                    length: Tensor) -> None:
+    r"""Adds :obj:`rank` to :obj:`metrics['short']` for the samples whose
+    prefix has at most :data:`SHORT_SESSION` clicks, and to
+    :obj:`metrics['long']` for the others."""
+    short = length <= SHORT_SESSION
+    for name, mask in (('short', short), ('long', ~short)):
+        if bool(mask.any()):
+            metrics[name].update(rank[mask])

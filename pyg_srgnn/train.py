@@ -25,7 +25,12 @@ from pyg_srgnn.config import (
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.loss import full_softmax_loss
-from pyg_srgnn.metrics import RankingMetrics, target_rank
+from pyg_srgnn.metrics import (
+    ListMetrics,
+    RankingMetrics,
+    split_by_length,
+    target_rank,
+)
 from pyg_srgnn.nn import SRGNN, SessionModel, fused
 from pyg_srgnn.popularity import evaluate_popularity, item_popularity
 from pyg_srgnn.protocol import get_protocol
@@ -62,16 +67,41 @@ def train_epoch(model: SessionModel, loader: SessionLoader,
 
 
 @torch.no_grad()
-def evaluate(model: SessionModel, loader: SessionLoader,
-             ks=(20, )) -> Dict[str, float]:
-    r"""Ranks every target among all items; returns HR/MRR/NDCG at each K."""
+def evaluate(model: SessionModel, loader: SessionLoader, ks=(20, ),
+             popularity: Optional[Tensor] = None) -> Dict[str, float]:
+    r"""Ranks every target among all items; returns HR/MRR/NDCG at each K.
+
+    With :obj:`popularity` (the training count of every item,
+    :obj:`[num_items + 1]`), also the lists' Coverage@K and Popularity@K
+    (:class:`~pyg_srgnn.metrics.ListMetrics`) and HR/MRR/NDCG@K of the
+    samples with short (at most 3 clicks) and longer prefixes, as
+    :obj:`'HR@20 short'` and :obj:`'HR@20 long'`.
+    """
     model.eval()
     device = model.device
     metrics = RankingMetrics(ks)
+    lists = by_length = None
+    if popularity is not None:
+        lists = ListMetrics(ks, popularity)
+        by_length = {name: RankingMetrics(ks) for name in ('short', 'long')}
     for batch in loader:
         batch = batch.to(device)
-        metrics.update(target_rank(model.forward_batch(batch), batch.y - 1))
-    return metrics.compute()
+        scores = model.forward_batch(batch)
+        rank = target_rank(scores, batch.y - 1)
+        metrics.update(rank)
+        if lists is not None:
+            lists.update(scores)
+            length = torch.bincount(batch.batch[batch.alias_index],
+                                    minlength=batch.num_graphs)
+            split_by_length(by_length, rank, length)
+    out = metrics.compute()
+    if lists is not None:
+        out.update(lists.compute())
+        for name, group in by_length.items():
+            if group.count:
+                out.update({f'{key} {name}': value
+                            for key, value in group.compute().items()})
+    return out
 
 
 def default_run_dir(config: FitConfig) -> str:
@@ -255,9 +285,10 @@ def fit_baseline(config: FitConfig, train_set, train_loader: SessionLoader,
               'fit_seconds': round(seconds, 3)}
     if select_name == 'valid':
         result['valid'] = metrics
-    result['test'] = (metrics if select_loader is test_loader else
-                      evaluate(model, test_loader, config.ks))
     popularity = item_popularity(train_loader.y, train_set.num_items)
+    # The test split once more, with the lists' coverage and popularity and
+    # the metrics by session length.
+    result['test'] = evaluate(model, test_loader, config.ks, popularity)
     result['pop'] = {name: evaluate_popularity(popularity, loader.y,
                                                config.ks)
                      for name, loader in (('test', test_loader),
@@ -444,10 +475,11 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             model.load_state_dict(
                 load_checkpoint(best_path, map_location=device)['model'])
         run_log.close()
-        result['test'] = evaluate(model, test_loader, config.ks)
     # POP on the samples the kept model trained on, beside its metrics.
     kept_loader = refit_loader or train_loader
     popularity = item_popularity(kept_loader.y, num_items)
+    if protocol.keeps_best:  # tested once, with the beyond-accuracy metrics
+        result['test'] = evaluate(model, test_loader, config.ks, popularity)
     result['pop'] = {name: evaluate_popularity(popularity, loader.y,
                                                config.ks)
                      for name, loader in (('test', test_loader),

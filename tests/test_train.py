@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from pyg_srgnn.config import FitConfig
+from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.popularity import (
     evaluate_popularity,
     item_popularity,
@@ -29,8 +30,13 @@ def test_fit_clean_protocol_is_reproducible(tmp_path):
     second = fit(small_config(tmp_path, 'b'), log=lambda msg: None)
     assert first['test'] == second['test']
     assert first['protocol'] == 'clean'
-    assert set(first['test']) == {'HR@10', 'MRR@10', 'NDCG@10', 'HR@20',
-                                  'MRR@20', 'NDCG@20'}
+    ranking = {f'{name}@{k}' for name in ('HR', 'MRR', 'NDCG')
+               for k in (10, 20)}
+    assert set(first['test']) == (
+        ranking | {f'{key} {group}' for key in ranking
+                   for group in ('short', 'long')}
+        | {f'{name}@{k}' for name in ('Coverage', 'Popularity')
+           for k in (10, 20)})
     assert 0 <= first['test']['MRR@20'] <= first['test']['HR@20'] <= 1
     assert 1 <= first['best_epoch'] <= 4
 
@@ -90,6 +96,17 @@ def test_default_fit_beats_popularity(tmp_path):
     result = fit(FitConfig(root=str(tmp_path / 'data'), progress=False,
                            run_dir=str(tmp_path / 'run')), log=lines.append)
     assert result['test']['HR@20'] >= 3 * result['pop']['test']['HR@20']
+    # The test split's beyond-accuracy metrics and its split by length:
+    # the sample's 99 test samples, weighted by group, give the whole.
+    test = result['test']
+    assert 0 < test['Coverage@20'] <= 1 and 0 < test['Popularity@20'] <= 1
+    _, ptr, _, _ = load_dataset('diginetica-sample', str(tmp_path / 'data'),
+                                'test').sample_tensors()
+    short = int((ptr.diff() <= 3).sum())  # prefixes of at most 3 clicks
+    assert 0 < short < 99
+    assert test['HR@20'] == pytest.approx(
+        (short * test['HR@20 short'] + (99 - short) * test['HR@20 long'])
+        / 99)
     assert result['test']['MRR@20'] >= 3 * result['pop']['test']['MRR@20']
     assert lines[1].startswith('settings: SR-GNN d = 100, 1 propagation '
                                'step(s); batch size 50, Adam lr 0.001')
@@ -137,7 +154,8 @@ def test_refit(tmp_path):
     assert all('valid' not in r for r in refit)
     # The chosen model is what the run without refit keeps and tests.
     plain = fit(small_config(tmp_path, 'p'), log=lambda msg: None)
-    assert result['test_before_refit'] == plain['test']
+    before = result['test_before_refit']  # the ranking metrics
+    assert before == {key: plain['test'][key] for key in before}
     assert result['valid'] == plain['valid']
     assert result['test'] != plain['test']
     # The refit model is the one kept: it scores the test split as reported.
@@ -149,8 +167,8 @@ def test_refit(tmp_path):
         str(tmp_path / 'r' / 'checkpoint.pt')))
     test_set = load_dataset('diginetica-sample', str(tmp_path / 'data'),
                             'test')
-    assert evaluate(model, SessionLoader(test_set), (10, 20)) == (
-        pytest.approx(result['test']))
+    again = evaluate(model, SessionLoader(test_set), (10, 20))
+    assert again == pytest.approx({key: result['test'][key] for key in again})
     # POP counts every training sample, as the refit model saw them.
     train_set = load_dataset('diginetica-sample', str(tmp_path / 'data'))
     popularity = item_popularity(train_set.sample_tensors()[2], 309)
