@@ -15,6 +15,7 @@ checkpoints stay out of git. Started again on a run directory whose run was
 killed, it resumes from the last finished epoch. bench/collect.py turns the
 runs into the README tables.
 """
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any, Dict
 import click
 
 from bench.common import (
+    BENCH_DIR,
     RESULTS_DIR,
     machine,
     peak_rss_mb,
@@ -99,7 +101,10 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
     going on from the last finished epoch of a run that was killed, and
     writes :obj:`run.json`; returns the result."""
     use_shared_data()
-    run_dir = run_dir_of(config)
+    # From the repository root, so that the result files record the run
+    # directory relative to it rather than a path of this machine.
+    os.chdir(BENCH_DIR.parent)
+    run_dir = run_dir_of(config).relative_to(BENCH_DIR.parent)
     config.run_dir = str(run_dir)
     start = time.time()
     # Before the run: the commit of the code that runs, not of a later
