@@ -2,6 +2,7 @@ r"""The two evaluation protocols of :func:`pyg_srgnn.fit`, as small objects:
 which samples train, which split chooses the epoch, when an epoch improves,
 which model is kept and what is reported."""
 import math
+from abc import ABC, abstractmethod
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -32,7 +33,7 @@ def split_by_session(session: Tensor, valid_fraction: float,
     return (~is_valid).nonzero().view(-1), is_valid.nonzero().view(-1)
 
 
-class Protocol:
+class Protocol(ABC):
     r"""How a run chooses its epoch and reports.
 
     :obj:`state` is the run's resumable record: :obj:`'best'` and
@@ -45,19 +46,19 @@ class Protocol:
     # chosen on validation) rather than copied from the last epoch.
     keeps_best: bool = False
 
+    @abstractmethod
     def split(self, config, session: Tensor) -> Tuple[Optional[Tensor],
                                                       Optional[Tensor]]:
         r"""The positions of the training samples among all training samples
         (:obj:`None`: all), and those of the samples that choose the epoch
         (:obj:`None`: the test split). :obj:`session` holds the session of
         every training sample, in time order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def update(self, state: Dict[str, Any], metrics: Metrics, epoch: int,
                config) -> bool:
         r"""Records epoch :obj:`epoch`'s :obj:`metrics` in :obj:`state`;
         returns whether the epoch improved (which resets the patience)."""
-        raise NotImplementedError
 
 
 class CleanProtocol(Protocol):

@@ -1,6 +1,7 @@
 r"""What the non-neural baselines share: statistics gathered by :meth:`fit`
 from the training sessions and kept as buffers, one session view of a
 batch, and one rule for ties."""
+from abc import ABCMeta, abstractmethod
 from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -16,7 +17,7 @@ from pyg_srgnn.popularity import item_popularity, popularity_rank
 TIE_BITS = 28
 
 
-class Baseline(SessionModel):
+class Baseline(SessionModel, metaclass=ABCMeta):
     r"""Base class of the baselines: models whose scores come from
     statistics of the training sessions (counts, co-occurrences, the
     sessions themselves) rather than from trained parameters.
@@ -91,10 +92,10 @@ class Baseline(SessionModel):
         return break_ties(self.item_scores(session_nodes(data)),
                           self.popularity)
 
+    @abstractmethod
     def item_scores(self, nodes: 'SessionNodes') -> Tensor:
         r"""The model's own scores, :obj:`[B, num_items]` (:obj:`float32`,
         not negative), of the sessions described by :obj:`nodes`."""
-        raise NotImplementedError
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # The statistics' sizes depend on the training data: a fresh model

@@ -88,8 +88,8 @@ class SessionModel(torch.nn.Module):
 
     def session_embedding_batch(self, data) -> Tensor:
         r"""The session embeddings of :obj:`data`, :obj:`[B, F]`."""
-        raise NotImplementedError(f'{self.__class__.__name__} has no '
-                                  f'session embedding')
+        raise ValueError(f'{self.__class__.__name__} has no session '
+                         f'embedding')
 
     def attention_weights(self, data) -> Tensor:
         r"""The weight the model gives every click of :obj:`data` when it

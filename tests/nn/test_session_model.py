@@ -46,3 +46,15 @@ def test_initialisation_is_the_official_uniform():
                             for p in model.parameters()])
         assert values.abs().max() <= bound
         assert values.min() < -bound / 2 and values.max() > bound / 2
+
+
+def test_models_without_an_embedding_or_attention_say_so():
+    from test_srgnn import batch_of
+
+    from pyg_srgnn.baselines import POP
+
+    model = POP(10)
+    with pytest.raises(ValueError, match='POP has no session embedding'):
+        model.session_embedding_batch(batch_of(SESSIONS))
+    with pytest.raises(ValueError, match='POP has no attention weights'):
+        model.attention_weights(batch_of(SESSIONS))
