@@ -31,6 +31,27 @@ CASES = [
     ('fit --protocol best', "'best' is not one of 'clean', 'paper'", 2),
     ('fit --dataset nope', "'nope' is not one of", 2),
     ('fit --run-dir {file}/run', "Cannot create the run directory", 1),
+    ('fit --model gru4rec', "'gru4rec' is not one of 'srgnn', 'srsan'", 2),
+    ('fit --lr-schedule cosine', "'cosine' is not one of 'step', "
+     "'official'", 2),
+    ('fit --valid-split oldest', "'oldest' is not one of 'latest', "
+     "'random'", 2),
+    ('fit --refit --protocol paper', "Invalid 'refit': True (expected false "
+     "under the paper protocol", 2),
+    ('fit --norm-scale 0', "Invalid 'norm_scale': 0.0 (expected positive "
+     "and finite, or null)", 2),
+    ('fit --embedding-dropout 1', "Invalid 'embedding_dropout': 1.0 "
+     "(expected in [0, 1))", 2),
+    ('fit --positions -1', "Invalid 'positions': -1 (expected at least 0)",
+     2),
+    ('fit --model srsan --norm-scale 16', "'norm_scale' is an option of "
+     "srgnn, not of srsan (got 16.0)", 2),
+    ('fit --heads 4', "'heads' is an option of srsan, not of srgnn (got 4)",
+     2),
+    ('fit --model srsan --heads 5', "Invalid 'heads': 5 (expected at least 1 "
+     "and a divisor of hidden_channels (96))", 2),
+    ('fit --model srsan --dropout 1', "Invalid 'dropout': 1.0 (expected in "
+     "[0, 1))", 2),
     # fit: files
     ('fit --config {missing}.toml', 'cannot read the config file (No such '
      'file or directory)', 2),
