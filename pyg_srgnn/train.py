@@ -129,10 +129,15 @@ def write_json(path: str, obj: Any) -> None:
 def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
                     epoch: int, metrics: Dict[str, float],
                     train_set) -> Dict[str, Any]:
-    return {
-        'model': model.state_dict(),
+    r"""The checkpoint dict of :obj:`model`; a baseline has no
+    :obj:`optimizer` or :obj:`scheduler` (:obj:`None`)."""
+    trained = {} if optimizer is None else {
         'optimizer': optimizer.state_dict(),
         'scheduler': scheduler.state_dict(),
+    }
+    return {
+        'model': model.state_dict(),
+        **trained,
         'config': config.to_dict(),
         'epoch': epoch,
         'metrics': metrics,
@@ -175,6 +180,9 @@ def prepare_fused_kernel(model: SRGNN,
 def settings_lines(config: FitConfig) -> List[str]:
     r"""The training settings of a run, and where the data set has its own
     defaults (:data:`pyg_srgnn.config.DATASET_SETTINGS`), which."""
+    if config.model in BASELINES:  # no training settings apply
+        return [f"settings: {config.model} with session-rec's defaults; "
+                f"statistics of the training samples, no epochs"]
     extras = [text for text, used in (
         ('StepLR stepped before each epoch (official)',
          config.lr_schedule == 'official'),
@@ -276,24 +284,32 @@ def fit_baseline(config: FitConfig, train_set, train_loader: SessionLoader,
     log(f'{config.model}: statistics of {len(train_loader.index):,} '
         f'training samples gathered in {seconds:.1f} s')
     metrics = evaluate(model, select_loader, config.ks)
-    save_checkpoint(osp.join(run_dir, 'checkpoint.pt'), {
-        'model': model.state_dict(), 'config': config.to_dict(), 'epoch': 0,
-        'metrics': metrics, 'item_labels': list(train_set.item_labels),
-        'item_popularity': item_popularity(train_set.sample_tensors()[2],
-                                           model.num_items)})
+    save_checkpoint(osp.join(run_dir, 'checkpoint.pt'), make_checkpoint(
+        model, None, None, config, 0, metrics, train_set))
     result = {'protocol': config.protocol, 'best_epoch': None,
               'fit_seconds': round(seconds, 3)}
     if select_name == 'valid':
         result['valid'] = metrics
-    popularity = item_popularity(train_loader.y, train_set.num_items)
-    # The test split once more, with the lists' coverage and popularity and
-    # the metrics by session length.
-    result['test'] = evaluate(model, test_loader, config.ks, popularity)
+    return finish(result, model, config, train_loader, select_loader,
+                  test_loader, select_name, epochs_run=0, run_dir=run_dir)
+
+
+def finish(result: Dict[str, Any], model: SessionModel, config: FitConfig,
+           kept_loader: SessionLoader, select_loader: SessionLoader,
+           test_loader: SessionLoader, select_name: str, epochs_run: int,
+           run_dir: str) -> Dict[str, Any]:
+    r"""Completes a run's :obj:`result` and writes :obj:`metrics.json`: the
+    test split of the model kept, with the beyond-accuracy metrics (unless
+    the protocol reports best values over epochs), and POP on the samples
+    the model kept trained on (:obj:`kept_loader`), beside it."""
+    popularity = item_popularity(kept_loader.y, model.num_items)
+    if 'test' not in result:  # tested once, the lists' metrics too
+        result['test'] = evaluate(model, test_loader, config.ks, popularity)
     result['pop'] = {name: evaluate_popularity(popularity, loader.y,
                                                config.ks)
                      for name, loader in (('test', test_loader),
                                           (select_name, select_loader))}
-    result.update(epochs_run=0, num_items=train_set.num_items,
+    result.update(epochs_run=epochs_run, num_items=model.num_items,
                   run_dir=run_dir)
     write_json(osp.join(run_dir, 'metrics.json'), result)
     return result
@@ -475,19 +491,9 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             model.load_state_dict(
                 load_checkpoint(best_path, map_location=device)['model'])
         run_log.close()
-    # POP on the samples the kept model trained on, beside its metrics.
-    kept_loader = refit_loader or train_loader
-    popularity = item_popularity(kept_loader.y, num_items)
-    if protocol.keeps_best:  # tested once, with the beyond-accuracy metrics
-        result['test'] = evaluate(model, test_loader, config.ks, popularity)
-    result['pop'] = {name: evaluate_popularity(popularity, loader.y,
-                                               config.ks)
-                     for name, loader in (('test', test_loader),
-                                          (select_name, select_loader))}
-    result.update(epochs_run=state['epoch'], num_items=num_items,
-                  run_dir=run_dir)
-    write_json(osp.join(run_dir, 'metrics.json'), result)
-    return result
+    return finish(result, model, config, refit_loader or train_loader,
+                  select_loader, test_loader, select_name,
+                  epochs_run=state['epoch'], run_dir=run_dir)
 
 
 def load_run_config(run_dir: str) -> FitConfig:

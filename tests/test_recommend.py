@@ -348,6 +348,7 @@ def test_every_model_through_fit_evaluate_recommend_explain(name, tmp_path):
         assert settings[name] in fitted
     else:
         assert 'statistics of 1,058 training samples' in result.output
+        assert f"settings: {name} with session-rec's defaults" in fitted
         assert metrics['epochs_run'] == 0 and 'valid' in metrics
 
     result = runner.invoke(main, ['evaluate', '--checkpoint', checkpoint])
