@@ -4,8 +4,11 @@
 
 Each run goes to bench/results/accuracy/DATASET-PROTOCOL[-VARIANT]-seedN/,
 where VARIANT names the options that differ from the protocol's defaults
-(official: the official schedule under the clean protocol, random: a random
-validation split, refit, count: count-weighted edges, dN: N channels,
+as the first runs had them (the clean protocol's have since become the
+official schedule and refit, so that a default clean run is named
+-official-refit): official: the official schedule under the clean protocol,
+step: StepLR after each epoch, random: a random validation split, refit,
+count: count-weighted edges, dN: N channels,
 stepsN: N propagation steps, nisS: NISER scale S, dropP: embedding dropout
 P, posN: N position embeddings): config.json,
 log.jsonl and log.csv (one line per epoch, written as the run goes),
@@ -19,7 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import click
 
@@ -33,35 +36,50 @@ from bench.common import (
 )
 from pyg_srgnn.config import (
     LR_SCHEDULES,
-    MODELS,
     PROTOCOLS,
     VALID_SPLITS,
     FitConfig,
 )
+from pyg_srgnn.models import MODELS, model_option_names
 from pyg_srgnn.train import fit, resume
 
 
+def naming_reference(config: FitConfig) -> FitConfig:
+    r"""The settings a run directory's name leaves unsaid: the defaults of
+    :obj:`config`'s protocol and model as the first runs had them. The
+    clean protocol's have changed since (the official schedule and refit);
+    naming from the old ones keeps every committed run's name."""
+    old_defaults = {'lr_schedule': 'step', 'refit': False} if (
+        config.training.protocol == 'clean') else {}
+    return FitConfig.from_options(dataset=config.data.dataset,
+                                  protocol=config.training.protocol,
+                                  model=config.model_name, **old_defaults)
+
+
+# How a run directory's name says an option, in this order.
+VARIANT_NAMES: Dict[str, Callable[[Any], str]] = {
+    'faithful': lambda value: 'faithful',
+    'edge_weight': str,
+    'hidden_channels': lambda value: f'd{value}',
+    'num_layers': lambda value: f'steps{value}',
+    'lr_schedule': str, 'valid_split': str,
+    'refit': lambda value: 'refit',
+    'norm_scale': lambda value: f'nis{value:g}',
+    'embedding_dropout': lambda value: f'drop{value:g}',
+    'positions': lambda value: f'pos{value}',
+}
+
+
 def variant(config: FitConfig) -> str:
-    r"""The options of :obj:`config` that differ from its protocol's
-    defaults, as a run directory's name has them (e.g.
+    r"""The options of :obj:`config` that differ from
+    :func:`naming_reference`, as a run directory's name has them (e.g.
     :obj:`-official-refit-nis16`)."""
-    default = FitConfig(dataset=config.dataset, protocol=config.protocol,
-                        model=config.model)
-    names = {
-        'faithful': lambda value: 'faithful',
-        'edge_weight': str,
-        'hidden_channels': lambda value: f'd{value}',
-        'num_layers': lambda value: f'steps{value}',
-        'lr_schedule': str, 'valid_split': str,
-        'refit': lambda value: 'refit',
-        'norm_scale': lambda value: f'nis{value:g}',
-        'embedding_dropout': lambda value: f'drop{value:g}',
-        'positions': lambda value: f'pos{value}',
-    }
-    model = '' if config.model == 'srgnn' else f'-{config.model}'
-    return model + ''.join(f'-{name(getattr(config, key))}'
-                           for key, name in names.items()
-                           if getattr(config, key) != getattr(default, key))
+    options = config.options()
+    default = naming_reference(config).options()
+    model = '' if config.model_name == 'srgnn' else f'-{config.model_name}'
+    return model + ''.join(f'-{name(options[key])}'
+                           for key, name in VARIANT_NAMES.items()
+                           if key in options and options[key] != default[key])
 
 
 @click.command()
@@ -72,27 +90,34 @@ def variant(config: FitConfig) -> str:
 @click.option('--epochs', default=30, show_default=True)
 @click.option('--threads', default=2, show_default=True)
 @click.option('--root', default=None, help='Data set directory.')
-@click.option('--lr-schedule', type=click.Choice(LR_SCHEDULES), default=None,
-              help="[default: the protocol's]")
+@click.option('--lr-schedule', type=click.Choice(LR_SCHEDULES),
+              default='official', show_default=True)
 @click.option('--valid-split', type=click.Choice(VALID_SPLITS),
               default='latest', show_default=True)
-@click.option('--refit', is_flag=True)
+@click.option('--refit/--no-refit', default=None,
+              help='[default: on under the clean protocol]')
 @click.option('--model', type=click.Choice(MODELS), default='srgnn',
               show_default=True)
-@click.option('--faithful', is_flag=True, help='SR-SAN: the official input.')
-@click.option('--norm-scale', type=float, default=None)
-@click.option('--embedding-dropout', default=0.0, show_default=True)
-@click.option('--positions', default=0, show_default=True)
+@click.option('--faithful', is_flag=True, default=None,
+              help='SR-SAN: the official input.')
+@click.option('--norm-scale', type=float, default=None, help='SR-GNN: NISER.')
+@click.option('--embedding-dropout', type=float, default=None,
+              help='SR-GNN: NISER+.')
+@click.option('--positions', type=int, default=None, help='SR-GNN: NISER+.')
 def main(dataset, protocol, seed, epochs, threads, root, **options):
-    config = FitConfig(dataset=dataset, root=root, protocol=protocol,
-                       seed=seed, epochs=epochs, num_threads=threads,
-                       progress=False, **options)
+    # The model's options only where given (its config has the defaults).
+    model_options = model_option_names()
+    options = {key: value for key, value in options.items()
+               if key not in model_options or value is not None}
+    config = FitConfig.from_options(
+        dataset=dataset, root=root, protocol=protocol, seed=seed,
+        epochs=epochs, num_threads=threads, progress=False, **options)
     run(config, 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]))
 
 
 def run_dir_of(config: FitConfig) -> Path:
-    name = f'{config.dataset}-{config.protocol}{variant(config)}-seed' \
-           f'{config.seed}'
+    name = (f'{config.data.dataset}-{config.training.protocol}'
+            f'{variant(config)}-seed{config.training.seed}')
     return RESULTS_DIR / 'accuracy' / name
 
 
@@ -105,7 +130,7 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
     # directory relative to it rather than a path of this machine.
     os.chdir(BENCH_DIR.parent)
     run_dir = run_dir_of(config).relative_to(BENCH_DIR.parent)
-    config.run_dir = str(run_dir)
+    config.runtime.run_dir = str(run_dir)
     start = time.time()
     # Before the run: the commit of the code that runs, not of a later
     # checkout.
@@ -116,7 +141,7 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
         run_dir / 'metrics.json').is_file()
     if resumed:
         result = resume(str(run_dir), log=log,
-                        num_threads=config.num_threads)
+                        num_threads=config.runtime.num_threads)
     else:
         result = fit(config, log=log)
     write_json(run_dir / 'run.json', {

@@ -10,6 +10,7 @@ from statistics import mean, stdev
 from typing import Dict, List
 
 from bench.common import BENCH_DIR, RESULTS_DIR
+from pyg_srgnn.config import FitConfig
 
 PAPER = {  # HR@20 / MRR@20 (%), SR-GNN paper, Table 2 ("P@20" = HR@20)
     'diginetica': (50.73, 17.59),
@@ -29,13 +30,14 @@ def load_runs() -> Dict[str, List[dict]]:
     paper protocol, the last validation epoch under the clean one)."""
     runs: Dict[str, List[dict]] = {}
     for path in sorted((RESULTS_DIR / 'accuracy').glob('*/config.json')):
-        config = json.loads(path.read_text())
+        config = FitConfig.from_dict(json.loads(path.read_text()), str(path))
+        dataset, seed = config.data.dataset, config.training.seed
         finished = path.parent / 'run.json'
         if finished.is_file():
             result = json.loads(finished.read_text())['result']
-            run = {'result': result, 'seed': config['seed'],
+            run = {'result': result, 'seed': seed,
                    'epochs': str(result['epochs_run'])}
-        elif config['protocol'] == 'paper':
+        elif config.training.protocol == 'paper':
             records = [json.loads(line) for line in
                        (path.parent / 'log.jsonl').read_text().splitlines()]
             if not records:
@@ -46,15 +48,14 @@ def load_runs() -> Dict[str, List[dict]]:
                 best[key], best_epoch[key] = record['test'][key], \
                     record['epoch']
             run = {'result': {'test': best, 'best_epoch': best_epoch},
-                   'seed': config['seed'],
+                   'seed': seed,
                    'epochs': f'{len(records)} so far (unfinished)'}
         else:
             continue  # the clean protocol reports test only at the end
         # The protocol with its variant: the run directory's name between
         # the data set and the seed (e.g. clean-official-refit).
-        variant = path.parent.name[len(config['dataset']) + 1:].rsplit(
-            '-seed', 1)[0]
-        key = f"{config['dataset']}|{variant}"
+        variant = path.parent.name[len(dataset) + 1:].rsplit('-seed', 1)[0]
+        key = f"{dataset}|{variant}"
         runs.setdefault(key, []).append(run)
     return runs
 

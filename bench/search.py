@@ -41,10 +41,10 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
 
 def candidate_config(name: str, dataset: str, seed: int, epochs: int,
                      threads: int) -> FitConfig:
-    return FitConfig(dataset=dataset, protocol='clean',
-                     lr_schedule='official', seed=seed, epochs=epochs,
-                     num_threads=threads, progress=False,
-                     **CANDIDATES[name])
+    return FitConfig.from_options(
+        dataset=dataset, protocol='clean', lr_schedule='official',
+        refit=False, seed=seed, epochs=epochs, num_threads=threads,
+        progress=False, **CANDIDATES[name])
 
 
 @click.group()
@@ -89,7 +89,7 @@ def summary(dataset, epochs):
         for seed in range(10):
             config = candidate_config(name, dataset, seed, epochs, 1)
             # A run with refit chose its epoch the same way first.
-            refit = FitConfig(**{**config.to_dict(), 'refit': True})
+            refit = config.replace(refit=True)
             found = [run_dir for run_dir in (run_dir_of(config),
                                              run_dir_of(refit))
                      if (run_dir / 'log.jsonl').is_file()]

@@ -8,12 +8,8 @@ from typing import Any, Dict, Tuple
 import torch
 
 from pyg_srgnn.atomic_write import written_whole
-from pyg_srgnn.baselines import POP, SKNN, SPOP, VSKNN, ItemKNN
 from pyg_srgnn.config import FitConfig
-from pyg_srgnn.nn import SRGNN, SRSAN, SessionModel
-
-BASELINE_CLASSES = {'pop': POP, 'spop': SPOP, 'itemknn': ItemKNN,
-                    'sknn': SKNN, 'vsknn': VSKNN}
+from pyg_srgnn.nn import SessionModel
 
 REQUIRED_KEYS = ('model', 'config', 'item_labels')
 
@@ -52,24 +48,17 @@ def load_checkpoint(path: str, map_location='cpu') -> Dict[str, Any]:
 
 def model_from_config(config: FitConfig, num_items: int,
                       fused: bool = False) -> SessionModel:
-    r"""A new model, :obj:`config.model`, with the architecture
-    :obj:`config` names."""
-    if config.model in BASELINE_CLASSES:
-        return BASELINE_CLASSES[config.model](num_items)
-    if config.model == 'srsan':
-        return SRSAN(num_items, config.hidden_channels, config.num_layers,
-                     config.heads, config.ff_channels, config.dropout,
-                     config.faithful)
-    return SRGNN(num_items, config.hidden_channels, config.num_layers,
-                 config.hybrid, fused=fused, norm_scale=config.norm_scale,
-                 dropout=config.embedding_dropout,
-                 max_positions=config.positions)
+    r"""A new model as :obj:`config.model` (its registered config,
+    :mod:`pyg_srgnn.models`) describes it."""
+    return config.model.build(num_items, fused=fused)
 
 
 def model_from_checkpoint(
         checkpoint: Dict[str, Any]) -> Tuple[SessionModel, FitConfig]:
-    r"""Rebuilds the trained model and its :class:`FitConfig` (checkpoints
-    from before :obj:`model` was an option hold SR-GNN)."""
+    r"""Rebuilds the trained model and its :class:`FitConfig` (the model's
+    name and options are in the checkpoint's config; checkpoints from
+    before the config had sections, and before :obj:`model` was an option
+    (SR-GNN), load too)."""
     config = FitConfig.from_dict(checkpoint['config'])
     num_items = len(checkpoint['item_labels'])
     model = model_from_config(config, num_items)

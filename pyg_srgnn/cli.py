@@ -5,7 +5,7 @@ import os
 import re
 import typing
 import warnings
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from typing import Any, Callable, Dict, List, Optional
 
 import click
@@ -13,47 +13,84 @@ from click.core import ParameterSource
 
 from pyg_srgnn import __version__
 from pyg_srgnn.config import (
-    BASELINES,
     LR_SCHEDULES,
-    MODELS,
     PROTOCOLS,
     VALID_SPLITS,
+    DataConfig,
     FitConfig,
+    RuntimeConfig,
+    TrainingConfig,
     read_config_file,
 )
 from pyg_srgnn.data.registry import DATASETS
 from pyg_srgnn.data.session_graph import EDGE_WEIGHTS
+from pyg_srgnn.models import MODELS, model_option_names
 
 CHOICES = {
     'dataset': tuple(DATASETS),
     'edge_weight': EDGE_WEIGHTS,
     'protocol': PROTOCOLS,
-    'model': MODELS,
     'lr_schedule': LR_SCHEDULES,
     'valid_split': VALID_SPLITS,
 }
+MODEL_HELP = ("The model: 'srgnn' (SR-GNN, Wu et al., 2019), 'srsan' (SR-SAN, "
+              "Fang, 2021), or a baseline of session-rec: 'pop', 'spop', "
+              "'itemknn', 'sknn', 'vsknn' (statistics of the training "
+              "sessions, no epochs). Each model takes only its own options "
+              "below.")
+
+
+def field_option(f, default, help: str) -> Callable:
+    r"""The click option of the config field :obj:`f`."""
+    name = f.name.replace('_', '-')
+    kwargs: Dict[str, Any] = dict(help=help,
+                                  show_default=default is not None)
+    if f.type in (bool, Optional[bool]):
+        decls = [f'--{name}/--no-{name}']
+    elif f.name == 'ks':
+        decls = ['-k', '--k', 'ks']
+        kwargs.update(type=click.IntRange(min=1), multiple=True)
+    else:
+        decls = [f'--{name}', f.name]
+        # Optional[X] -> X
+        args = [t for t in typing.get_args(f.type) if t is not type(None)]
+        kwargs['type'] = click.Choice(CHOICES[f.name]) if (
+            f.name in CHOICES) else (args[0] if args else f.type)
+    return click.option(*decls, default=default, **kwargs)
 
 
 def config_options(command: Callable) -> Callable:
-    r"""Adds one option per :class:`FitConfig` field, with its help text and
-    default, so that the command line and the config cannot drift apart."""
-    for f in reversed(fields(FitConfig)):
-        name = f.name.replace('_', '-')
-        default = f.default if f.default is not MISSING else None
-        kwargs: Dict[str, Any] = dict(help=f.metadata['help'],
-                                      show_default=default is not None)
-        if f.type is bool:
-            decls = [f'--{name}/--no-{name}']
-        elif f.name == 'ks':
-            decls = ['-k', '--k', 'ks']
-            kwargs.update(type=click.IntRange(min=1), multiple=True)
-        else:
-            decls = [f'--{name}', f.name]
-            # Optional[X] -> X
-            args = [t for t in typing.get_args(f.type) if t is not type(None)]
-            kwargs['type'] = click.Choice(CHOICES[f.name]) if (
-                f.name in CHOICES) else (args[0] if args else f.type)
-        command = click.option(*decls, default=default, **kwargs)(command)
+    r"""Adds one option per config field (the data, every model's, the
+    training and the runtime sections), with its help text and default, so
+    that the command line and the config cannot drift apart. A model's
+    options default to :obj:`None` here: the model's config has the
+    default, which the help lists per model."""
+    decorators = [field_option(f, f.default, f.metadata['help'])
+                  for f in fields(DataConfig)]
+    decorators.append(click.option('--model', type=click.Choice(MODELS),
+                                   default='srgnn', show_default=True,
+                                   help=MODEL_HELP))
+    seen = set()
+    for cls in MODELS.values():
+        for f in fields(cls):
+            if f.name in seen:
+                continue
+            seen.add(f.name)
+            owners = [c for c in MODELS.values()
+                      if f.name in {g.name for g in fields(c)}]
+            defaults = ', '.join(
+                f'{c.name} {c.__dataclass_fields__[f.name].default}'
+                for c in owners)
+            help = f.metadata['help']
+            if len(owners) == 1:
+                help = f'{owners[0].title}: {help}'
+            decorators.append(field_option(
+                f, None, f'{help} [default: {defaults}]'))
+    decorators += [field_option(f, f.default, f.metadata['help'])
+                   for section in (TrainingConfig, RuntimeConfig)
+                   for f in fields(section)]
+    for decorator in reversed(decorators):
+        command = decorator(command)
     return command
 
 
@@ -97,12 +134,6 @@ def user_errors():
                 click.echo(f'Warning: {warning.message}', err=True)
 
 
-# How the models are called in what the commands print.
-MODEL_NAMES = {'srgnn': 'SR-GNN', 'srsan': 'SR-SAN', 'pop': 'POP',
-               'spop': 'S-POP', 'itemknn': 'ItemKNN', 'sknn': 'SKNN',
-               'vsknn': 'V-SKNN'}
-
-
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -115,11 +146,6 @@ def is_out_of_memory(error: BaseException) -> bool:
     import torch
     return isinstance(error, (MemoryError, torch.OutOfMemoryError)) or (
         "can't allocate memory" in str(error))
-
-
-# Options that may change when a run resumes: they do not alter its result.
-RESUME_OVERRIDES = {'progress', 'num_threads', 'device', 'eval_batch_size',
-                    'keep_freed_memory', 'fused_kernel'}
 
 
 @main.command()
@@ -140,27 +166,28 @@ def fit(ctx, config_file, resume_dir, **options):
     pyg-srgnn, with the paper's settings except the sample's own batch size
     and StepLR step.
     """
+    from pyg_srgnn.train import check_resume_options, load_run_config, resume
     from pyg_srgnn.train import fit as run_fit
-    from pyg_srgnn.train import load_run_config, resume
 
     given = {key: value for key, value in options.items()
              if ctx.get_parameter_source(key) is ParameterSource.COMMANDLINE}
     try:
         if resume_dir is not None:
-            if config_file is not None or set(given) - RESUME_OVERRIDES:
-                raise click.UsageError(
-                    f"--resume continues a run with its saved options; only "
-                    f"{', '.join(sorted(RESUME_OVERRIDES))} may be given "
-                    f"with it")
+            if config_file is not None:
+                raise ValueError('--resume continues a run with its saved '
+                                 'options; --config cannot be given with it')
+            check_resume_options(given)
             config = load_run_config(resume_dir)
         else:
-            values = dict(options)
+            # A model's options are passed only where given: its config
+            # holds their defaults.
+            model_options = model_option_names()
+            values = {key: value for key, value in options.items()
+                      if key not in model_options}
             if config_file is not None:
-                from_file = read_config_file(config_file)
-                FitConfig.from_dict(from_file, source=config_file)
-                values.update(from_file)
+                values.update(read_config_file(config_file))
             values.update(given)
-            config = FitConfig.from_dict(values)
+            config = FitConfig.from_options(**values)
     except (ValueError, FileNotFoundError) as e:
         raise click.UsageError(str(e)) from None
     with user_errors():
@@ -169,18 +196,19 @@ def fit(ctx, config_file, resume_dir, **options):
         else:
             result = run_fit(config, log=click.echo)
 
-    k = config.ks[-1]
+    k = config.training.ks[-1]
     label = ('best over epochs on test, paper protocol'
-             if config.protocol == 'paper' else
+             if config.training.protocol == 'paper' else
              f"test at the best validation epoch {result['best_epoch']}")
-    if config.model in BASELINES:
-        label = 'test; statistics of the training samples, no epochs'
-    if config.refit:
+    if not config.model.neural:
+        every = 'all ' if config.training.refit else ''
+        label = f"test; statistics of {every}the training samples, no epochs"
+    elif config.training.refit:
         before = result['test_before_refit']
         label = (f"test of a model refit on all training samples for the "
                  f"{result['best_epoch']} epoch(s) chosen on validation; "
                  f"the chosen model's: HR@{k} {100 * before[f'HR@{k}']:.2f}")
-    rows = [(MODEL_NAMES[config.model], result['test'], label),
+    rows = [(config.model.title, result['test'], label),
             ('POP', result['pop']['test'],
              f'the {k} most popular training items, same test samples')]
     for name, metrics, what in rows:
@@ -453,14 +481,14 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
     with user_errors():
         loaded = load_checkpoint(checkpoint)
         model, config = model_from_checkpoint(loaded)
-        if root is None and dataset in (None, config.dataset):
-            root = config.root  # where the model's own data set lives
-        dataset = dataset or config.dataset
+        if root is None and dataset in (None, config.data.dataset):
+            root = config.data.root  # where the model's own data set lives
+        dataset = dataset or config.data.dataset
         data = load_dataset(dataset, root, split)
         if data.num_items > model.num_items:
             raise ValueError(f"{dataset} has {data.num_items:,} items but "
                              f"the model knows {model.num_items:,}")
-        loader = SessionLoader(data, edge_weight=config.edge_weight,
+        loader = SessionLoader(data, edge_weight=config.data.edge_weight,
                                batch_size=batch_size)
         # With the training counts the checkpoint carries: the lists'
         # coverage and popularity, and the metrics by session length.

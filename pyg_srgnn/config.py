@@ -1,29 +1,27 @@
+r"""The options of a run, in four sections: :class:`DataConfig` (what it
+reads), the model's own config (:mod:`pyg_srgnn.models`),
+:class:`TrainingConfig` (how it trains and chooses) and
+:class:`RuntimeConfig` (where and how fast it runs: the only options that
+may change when a run resumes, since they do not change its result).
+:class:`FitConfig` holds the four; :meth:`FitConfig.from_options` builds it
+from the flat option names of :obj:`pyg-srgnn fit` and config files."""
 import math
 import os
 import sys
 import typing
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+from pyg_srgnn.models import (
+    MODELS,
+    ModelConfig,
+    SRGNNConfig,
+    model_config,
+    option,
+)
 from pyg_srgnn.text_files import decode_text
 
 PROTOCOLS = ('clean', 'paper')
-# The models `fit --model` trains, and the defaults that differ between
-# them (their official code's); options of one model only are refused for
-# the other.
-MODELS = ('srgnn', 'srsan', 'pop', 'spop', 'itemknn', 'sknn', 'vsknn')
-# Models that gather statistics of the training data instead of training
-# for epochs (pyg_srgnn.baselines); they take their defaults.
-BASELINES = ('pop', 'spop', 'itemknn', 'sknn', 'vsknn')
-MODEL_DEFAULTS = {'srgnn': {'hidden_channels': 100},
-                  'srsan': {'hidden_channels': 96},
-                  **{name: {'hidden_channels': 100} for name in BASELINES}}
-MODEL_ONLY = {
-    'srgnn': {'hybrid': True, 'norm_scale': None, 'embedding_dropout': 0.0,
-              'positions': 0},
-    'srsan': {'heads': 2, 'ff_channels': 384, 'dropout': 0.1,
-              'faithful': False},
-}
 # When StepLR steps: after each epoch, or before it as the official loop.
 LR_SCHEDULES = ('step', 'official')
 VALID_SPLITS = ('latest', 'random')
@@ -52,18 +50,16 @@ def _sized_help(name: str, what: str) -> str:
 CONFIG_KEY_ALIASES = {'k': 'ks'}
 
 
-def option(default, help: str):
-    return field(default=default, metadata={'help': help})
+def _check(section: Any, checks: List[tuple]) -> None:
+    for ok, name, expected in checks:
+        if not ok:
+            raise ValueError(f"Invalid '{name}': {getattr(section, name)!r} "
+                             f"(expected {expected})")
 
 
 @dataclass
-class FitConfig:
-    r"""Everything :func:`pyg_srgnn.fit` needs. The defaults are the settings
-    of the paper and of the official code, except that :obj:`batch_size` and
-    :obj:`lr_step` left at :obj:`None` take the values that suit the data set
-    (:func:`dataset_settings`: the paper's, or the shipped sample's own);
-    each field's help text is also the help of its :obj:`pyg-srgnn fit`
-    option."""
+class DataConfig:
+    r"""The data a run reads."""
     dataset: str = option('diginetica-sample', 'Data set name.')
     root: Optional[str] = option(
         None, 'Data set directory [default: ~/.cache/pyg_srgnn/DATASET].')
@@ -71,35 +67,25 @@ class FitConfig:
         'binary', "Session graph edges: 'binary' (one per distinct "
         "transition, the official code) or 'count' (transition counts, the "
         "paper's text).")
-    model: str = option(
-        'srgnn', "The model: 'srgnn' (SR-GNN, Wu et al., 2019), 'srsan' "
-        "(SR-SAN, Fang, 2021), or a baseline of session-rec: 'pop', 'spop', "
-        "'itemknn', 'sknn', 'vsknn' (statistics of the training sessions, "
-        "no epochs).")
-    hidden_channels: Optional[int] = option(
-        None, 'Embedding and state size d [default: 100; srsan: 96].')
-    num_layers: int = option(
-        1, 'SR-GNN: propagation steps with shared weights (official '
-        '--step); SR-SAN: encoder layers.')
-    hybrid: bool = option(
-        True, 'Session embedding W3[s_g; v_n] (hybrid) or s_g alone.')
-    norm_scale: Optional[float] = option(
-        None, 'NISER (Gupta et al., 2019): L2-normalise item and session '
-        'embeddings and score with this scale times the cosine (16 in '
-        'NISER) [default: dot products, as SR-GNN].')
-    embedding_dropout: float = option(
-        0.0, 'Dropout on the looked-up item embeddings (NISER+: 0.1).')
-    positions: int = option(
-        0, 'NISER+: learned embeddings of click positions 1..N added to the '
-        "clicks' states before the readout (later clicks share the last); "
-        '0 for none. The fused kernel does not cover them.')
-    heads: int = option(2, 'SR-SAN: attention heads.')
-    ff_channels: int = option(384, 'SR-SAN: feed-forward size.')
-    dropout: float = option(0.1, "SR-SAN: the encoder's dropout.")
-    faithful: bool = option(
-        False, "SR-SAN: read the session as the official code does (its "
-        "distinct items by id, no padding mask) instead of its clicks in "
-        "order with a mask.")
+
+    def __post_init__(self):
+        _check(self, [(self.edge_weight in ('binary', 'count'), 'edge_weight',
+                       'one of binary, count')])
+
+
+@dataclass
+class TrainingConfig:
+    r"""How a run trains, chooses its model and measures it. The defaults
+    are the paper's, except that :obj:`batch_size` and :obj:`lr_step` left
+    at :obj:`None` take the values that suit the data set
+    (:func:`dataset_settings`) and :obj:`refit` left at :obj:`None` is on
+    under the clean protocol (see :class:`FitConfig`)."""
+    protocol: str = option(
+        'clean', "'clean': choose the number of epochs on a validation "
+        "split cut by session from the training data, then (refit) train "
+        "on all training data for that many and test once. 'paper': the "
+        "official loop and the best test value of each metric over epochs, "
+        "as behind the paper's table.")
     epochs: int = option(30, 'Maximum number of epochs.')
     batch_size: Optional[int] = option(
         None, _sized_help('batch_size', 'Training batch size'))
@@ -108,17 +94,11 @@ class FitConfig:
     lr_step: Optional[int] = option(
         None, _sized_help('lr_step', 'StepLR step size, in epochs'))
     lr_gamma: float = option(0.1, 'StepLR decay factor.')
-    patience: int = option(10, 'Epochs without improvement before stopping.')
-    protocol: str = option(
-        'clean', "'clean': pick the epoch on a validation split cut by "
-        "session from the training data, test once. 'paper': the official "
-        "loop (scheduler stepped before each epoch) and the best test value "
-        "of each metric over epochs, as behind the paper's table.")
-    lr_schedule: Optional[str] = option(
-        None, "When StepLR steps: 'official' before each epoch, as the "
+    lr_schedule: str = option(
+        'official', "When StepLR steps: 'official' before each epoch, as the "
         "official loop (first decay after lr_step - 1 epochs), 'step' after "
-        "each epoch (first decay after lr_step epochs) [default: official "
-        "under the paper protocol, step under the clean one].")
+        "each epoch (first decay after lr_step epochs).")
+    patience: int = option(10, 'Epochs without improvement before stopping.')
     valid_fraction: float = option(
         0.1, 'Clean protocol: share of the training sessions that form the '
         'validation split.')
@@ -126,58 +106,25 @@ class FitConfig:
         'latest', "Clean protocol: which training sessions form the "
         "validation split: the 'latest' ones, or 'random' ones (drawn with "
         "the seed).")
-    refit: bool = option(
-        False, 'Clean protocol: after choosing the number of epochs on the '
+    refit: Optional[bool] = option(
+        None, 'Clean protocol: after choosing the number of epochs on the '
         'validation split, train a new model on all training sessions for '
-        'that many epochs and test it.')
+        'that many epochs and test it (a baseline gathers its statistics '
+        'again from all of them) [default: on under the clean protocol; '
+        'the paper protocol has no validation split].')
     monitor: str = option(
         'HR@20', 'Clean protocol: the validation metric that picks the '
         'epoch.')
     ks: Tuple[int, ...] = option((10, 20), 'Cut-offs K of HR/MRR/NDCG@K.')
     seed: int = option(0, 'Random seed (initialisation and shuffling).')
-    eval_batch_size: int = option(
-        500, 'Evaluation batch size (scores do not depend on it).')
-    num_threads: Optional[int] = option(
-        None, "Torch CPU threads [default: torch's choice].")
-    device: str = option('cpu', "Torch device, e.g. 'cpu' or 'cuda'.")
-    keep_freed_memory: bool = option(
-        True, "Have glibc's malloc keep freed memory, so that the large "
-        "buffers every step re-allocates are not faulted in again (see "
-        "pyg_srgnn.allocator); no effect off glibc.")
-    fused_kernel: bool = option(
-        True, "Run the session embedding as one compiled CPU kernel "
-        "(pyg_srgnn.nn.fused; same results, faster), built at first use with "
-        "a C++ compiler and ninja; the PyTorch modules run where it cannot "
-        "be built or does not apply.")
-    run_dir: Optional[str] = option(
-        None, 'Output directory [default: runs/DATASET-PROTOCOL-seedN-TIME].')
-    progress: bool = option(True, 'Show a progress bar with loss and speed.')
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"Invalid 'model': {self.model!r} (expected one "
-                             f"of {', '.join(MODELS)})")
-        for name, value in MODEL_DEFAULTS[self.model].items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-        for other, options in MODEL_ONLY.items():
-            for name, default in options.items():
-                if other != self.model and getattr(self, name) != default:
-                    raise ValueError(
-                        f"'{name}' is an option of {other}, not of "
-                        f"{self.model} (got {getattr(self, name)!r})")
-        for name, value in dataset_settings(self.dataset).items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-        if self.lr_schedule is None:
-            self.lr_schedule = ('official' if self.protocol == 'paper' else
-                                'step')
         self.ks = tuple(sorted(set(int(k) for k in self.ks)))
-        checks = [
+        if self.refit is None:
+            self.refit = self.protocol == 'clean'
+        _check(self, [
             (self.protocol in PROTOCOLS, 'protocol',
              f"one of {', '.join(PROTOCOLS)}"),
-            (self.edge_weight in ('binary', 'count'), 'edge_weight',
-             'one of binary, count'),
             (self.lr_schedule in LR_SCHEDULES, 'lr_schedule',
              f"one of {', '.join(LR_SCHEDULES)}"),
             (self.valid_split in VALID_SPLITS, 'valid_split',
@@ -185,66 +132,208 @@ class FitConfig:
             (not self.refit or self.protocol == 'clean', 'refit',
              'false under the paper protocol, which has no validation '
              'split'),
-            (self.hidden_channels >= 1, 'hidden_channels', 'at least 1'),
-            (self.num_layers >= 1, 'num_layers', 'at least 1'),
-            (self.heads >= 1 and self.hidden_channels % self.heads == 0,
-             'heads', f'at least 1 and a divisor of hidden_channels '
-             f'({self.hidden_channels})'),
-            (self.ff_channels >= 1, 'ff_channels', 'at least 1'),
-            (0 <= self.dropout < 1, 'dropout', 'in [0, 1)'),
-            (self.norm_scale is None or 0 < self.norm_scale < math.inf,
-             'norm_scale', 'positive and finite, or null'),
-            (0 <= self.embedding_dropout < 1, 'embedding_dropout',
-             'in [0, 1)'),
-            (self.positions >= 0, 'positions', 'at least 0'),
             (self.epochs >= 1, 'epochs', 'at least 1'),
-            (self.batch_size >= 1, 'batch_size', 'at least 1'),
-            (self.eval_batch_size >= 1, 'eval_batch_size', 'at least 1'),
+            (self.batch_size is None or self.batch_size >= 1, 'batch_size',
+             'at least 1'),
             (0 < self.lr < math.inf, 'lr', 'positive and finite'),
             (0 <= self.weight_decay < math.inf, 'weight_decay',
              'non-negative and finite'),
-            (self.lr_step >= 1, 'lr_step', 'at least 1'),
+            (self.lr_step is None or self.lr_step >= 1, 'lr_step',
+             'at least 1'),
             (0 < self.lr_gamma <= 1, 'lr_gamma', 'in (0, 1]'),
             (self.patience >= 1, 'patience', 'at least 1'),
             (0 < self.valid_fraction < 1, 'valid_fraction', 'in (0, 1)'),
             (len(self.ks) > 0 and self.ks[0] >= 1, 'ks',
              'positive integers'),
-            (self.num_threads is None or self.num_threads >= 1,
-             'num_threads', 'at least 1'),
             (0 <= self.seed < 2**63, 'seed', 'an integer in [0, 2**63)'),
-        ]
-        for ok, name, expected in checks:
-            if not ok:
-                raise ValueError(f"Invalid '{name}': {getattr(self, name)!r} "
-                                 f"(expected {expected})")
-        check_device_name(self.device)
+        ])
         name, _, k = self.monitor.partition('@')
         if name not in ('HR', 'MRR', 'NDCG') or not k.isdigit() or int(
                 k) not in self.ks:
             raise ValueError(f"Invalid 'monitor': {self.monitor!r} (expected "
                              f"HR@K, MRR@K or NDCG@K with K in {self.ks})")
 
+
+@dataclass
+class RuntimeConfig:
+    r"""Where and how a run computes: options that do not change its
+    result, the only ones a resumed run may change."""
+    device: str = option('cpu', "Torch device, e.g. 'cpu' or 'cuda'.")
+    num_threads: Optional[int] = option(
+        None, "Torch CPU threads [default: torch's choice].")
+    fused_kernel: bool = option(
+        True, "Run the session embedding as one compiled CPU kernel "
+        "(pyg_srgnn.nn.fused; same results, faster), built at first use with "
+        "a C++ compiler and ninja; the PyTorch modules run where it cannot "
+        "be built or does not apply.")
+    keep_freed_memory: bool = option(
+        True, "Have glibc's malloc keep freed memory, so that the large "
+        "buffers every step re-allocates are not faulted in again (see "
+        "pyg_srgnn.allocator); no effect off glibc.")
+    eval_batch_size: int = option(
+        500, 'Evaluation batch size (scores do not depend on it).')
+    run_dir: Optional[str] = option(
+        None, 'Output directory [default: runs/DATASET-PROTOCOL-seedN-TIME].')
+    progress: bool = option(True, 'Show a progress bar with loss and speed.')
+
+    def __post_init__(self):
+        _check(self, [
+            (self.num_threads is None or self.num_threads >= 1,
+             'num_threads', 'at least 1'),
+            (self.eval_batch_size >= 1, 'eval_batch_size', 'at least 1'),
+        ])
+        check_device_name(self.device)
+
+
+SECTIONS = {'data': DataConfig, 'training': TrainingConfig,
+            'runtime': RuntimeConfig}
+
+
+@dataclass
+class FitConfig:
+    r"""Everything :func:`pyg_srgnn.train.fit` needs, by section: the data,
+    the model (its registered config, :mod:`pyg_srgnn.models`), the
+    training and the runtime. Built from flat option names with
+    :meth:`from_options`; :meth:`to_dict` and :meth:`from_dict` give and
+    read the sectioned form that run directories and checkpoints store.
+
+    The size-dependent training settings left at :obj:`None` are resolved
+    for the data set here, so a saved config holds the values used."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=SRGNNConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def __post_init__(self):
+        for name, value in dataset_settings(self.data.dataset).items():
+            if getattr(self.training, name) is None:
+                setattr(self.training, name, value)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name
+
+    @classmethod
+    def from_options(cls, **options) -> 'FitConfig':
+        r"""A config from flat option names (:obj:`model` names the model;
+        the rest go to their section, a model's to its config), refusing
+        unknown options and another model's options by name."""
+        sections: Dict[str, Dict[str, Any]] = {name: {} for name in SECTIONS}
+        owner = {f.name: name for name, section in SECTIONS.items()
+                 for f in fields(section)}
+        model_options = {}
+        for key, value in options.items():
+            if key == 'model':
+                continue
+            if key in owner:
+                sections[owner[key]][key] = value
+            elif any(key in {f.name for f in fields(c)}
+                     for c in MODELS.values()):
+                model_options[key] = value
+            else:
+                raise ValueError(f"Unknown option '{key}'")
+        model = model_config(options.get('model', 'srgnn'), **model_options)
+        return cls(data=DataConfig(**sections['data']), model=model,
+                   training=TrainingConfig(**sections['training']),
+                   runtime=RuntimeConfig(**sections['runtime']))
+
+    def options(self) -> Dict[str, Any]:
+        r"""The flat options (as :meth:`from_options` takes them)."""
+        model = self.model.to_dict()
+        return {**asdict(self.data), 'model': model.pop('name'), **model,
+                **asdict(self.training), **asdict(self.runtime)}
+
+    def replace(self, **options) -> 'FitConfig':
+        r"""A copy with :obj:`options` (flat names) changed."""
+        return FitConfig.from_options(**{**self.options(), **options})
+
     def to_dict(self) -> Dict[str, Any]:
-        out = asdict(self)
-        out['ks'] = list(self.ks)
-        return out
+        training = asdict(self.training)
+        training['ks'] = list(self.training.ks)
+        return {'data': asdict(self.data), 'model': self.model.to_dict(),
+                'training': training, 'runtime': asdict(self.runtime)}
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any],
                   source: str = 'config') -> 'FitConfig':
-        r"""Builds a config from plain values (e.g. a parsed file), refusing
-        unknown keys and values of the wrong type by name."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        r"""Reads :meth:`to_dict`'s form, refusing unknown keys and values
+        of the wrong type by name. The flat form that run directories and
+        checkpoints held before the sections is read too: other models'
+        options, which it held at their defaults, are dropped, and options
+        it predates take what such runs did (:func:`saved_run_defaults`)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"{source}: expected a table of options")
+        if 'training' not in values:
+            return cls._from_flat(values, source)
+        unknown = sorted(set(values) - {*SECTIONS, 'model'})
         if unknown:
-            raise ValueError(f"{source}: unknown key(s) {unknown} (known: "
-                             f"{', '.join(known)})")
-        for key, value in values.items():
-            if not _has_type(value, known[key].type):
-                raise ValueError(f"{source}: '{key}' must be "
-                                 f"{_type_name(known[key].type)} (got "
-                                 f"{value!r})")
-        return cls(**values)
+            raise ValueError(f"{source}: unknown section(s) {unknown} "
+                             f"(known: data, model, training, runtime)")
+        sections = {name: section(**_typed(values.get(name, {}),
+                                           _fields(section),
+                                           f'{source}: {name}'))
+                    for name, section in SECTIONS.items()}
+        model = values.get('model', {})
+        if not isinstance(model, dict):
+            raise ValueError(f"{source}: model: expected a table")
+        model = dict(model)
+        model_cls = _model_class(model.pop('name', 'srgnn'), source)
+        model = model_cls(**_typed(model, _fields(model_cls),
+                                   f'{source}: model'))
+        return cls(model=model, **sections)
+
+    @classmethod
+    def _from_flat(cls, values: Dict[str, Any], source: str) -> 'FitConfig':
+        values = {**saved_run_defaults(values), **values}
+        name = values.get('model', 'srgnn')
+        known = {f.name: f for section in (*SECTIONS.values(),
+                                           _model_class(name, source))
+                 for f in fields(section)}
+        others = {f.name for model in MODELS.values() for f in fields(model)}
+        kept = {key: value for key, value in values.items()
+                if key in known or key not in others}
+        kept.pop('model', None)
+        _typed(kept, known, source)
+        return cls.from_options(model=name, **kept)
+
+
+def _typed(values: Any, known: Dict[str, Any], source: str) -> Dict[str, Any]:
+    r""":obj:`values` checked against the dataclass fields :obj:`known`, by
+    name: unknown keys and values of the wrong type are refused."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: expected a table")
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {unknown} (known: "
+                         f"{', '.join(known)})")
+    for key, value in values.items():
+        if not _has_type(value, known[key].type):
+            raise ValueError(f"{source}: '{key}' must be "
+                             f"{_type_name(known[key].type)} (got "
+                             f"{value!r})")
+    return values
+
+
+def _fields(cls: type) -> Dict[str, Any]:
+    return {f.name: f for f in fields(cls)}
+
+
+def _model_class(name: Any, source: str) -> type:
+    if name not in MODELS:
+        raise ValueError(f"{source}: unknown model {name!r} (expected one "
+                         f"of {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def saved_run_defaults(values: Dict[str, Any]) -> Dict[str, Any]:
+    r"""What a run did about the options its saved :obj:`config.json`
+    (:obj:`values`) may lack because it was written before they existed:
+    StepLR stepped after each epoch under the clean protocol, no refit, the
+    latest sessions as the validation split. Today's defaults differ, so
+    such a run resumes as it started."""
+    return {'lr_schedule': ('official' if values.get('protocol') == 'paper'
+                            else 'step'),
+            'refit': False, 'valid_split': 'latest'}
 
 
 def check_device_name(name: str) -> None:
@@ -319,6 +408,34 @@ def read_config_file(path: str) -> Dict[str, Any]:
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a table of options at the top "
                          f"level")
+    # The sections of a run's config.json may be tables of their own; the
+    # model's table names the model.
+    flat: Dict[str, Any] = {}
+    for key, value in values.items():
+        if key in (*SECTIONS, 'model') and isinstance(value, dict):
+            value = dict(value)
+            if key == 'model' and 'name' in value:
+                flat['model'] = value.pop('name')
+            flat.update(value)
+        else:
+            flat[key] = value
     # Keys follow the options' names; `-k` is the option of the field `ks`.
-    return {CONFIG_KEY_ALIASES.get(key, key.replace('-', '_')): value
-            for key, value in values.items()}
+    return typed_options({CONFIG_KEY_ALIASES.get(key, key.replace('-', '_')):
+                          value for key, value in flat.items()}, path)
+
+
+def option_fields() -> Dict[str, Any]:
+    r"""Every option's dataclass field, by name: the sections' and every
+    model's (an option several models have has one type)."""
+    out = {f.name: f for model in MODELS.values() for f in fields(model)}
+    out.update({f.name: f for section in SECTIONS.values()
+                for f in fields(section)})
+    out['model'] = field(default='srgnn')
+    out['model'].type = str
+    return out
+
+
+def typed_options(values: Dict[str, Any], source: str) -> Dict[str, Any]:
+    r"""Flat :obj:`values` (e.g. of a config file), refusing unknown
+    options and values of the wrong type by name."""
+    return _typed(values, option_fields(), source)

@@ -47,7 +47,7 @@ class Protocol(ABC):
     keeps_best: bool = False
 
     @abstractmethod
-    def split(self, config, session: Tensor) -> Tuple[Optional[Tensor],
+    def split(self, training, session: Tensor) -> Tuple[Optional[Tensor],
                                                       Optional[Tensor]]:
         r"""The positions of the training samples among all training samples
         (:obj:`None`: all), and those of the samples that choose the epoch
@@ -64,24 +64,25 @@ class Protocol(ABC):
 class CleanProtocol(Protocol):
     r"""A validation split cut by session from the training data (the latest
     :obj:`valid_fraction` of sessions, or random ones) chooses the epoch by
-    :obj:`config.monitor`; the test split is evaluated once, on the model
-    kept."""
+    :obj:`training.monitor`; the test split is evaluated once, on the
+    model kept."""
     name = 'clean'
     select_name = 'valid'
     keeps_best = True
 
-    def split(self, config, session):
+    def split(self, training, session):
         generator = None
-        if config.valid_split == 'random':
-            generator = torch.Generator().manual_seed(config.seed)
-        return split_by_session(session, config.valid_fraction, generator)
+        if training.valid_split == 'random':
+            generator = torch.Generator().manual_seed(training.seed)
+        return split_by_session(session, training.valid_fraction,
+                                generator)
 
-    def update(self, state, metrics, epoch, config):
-        improved = metrics[config.monitor] > state['best'].get(
-            config.monitor, -1)
+    def update(self, state, metrics, epoch, training):
+        improved = metrics[training.monitor] > state['best'].get(
+            training.monitor, -1)
         if improved:
             state['best'] = dict(metrics)
-            state['best_epoch'] = {config.monitor: epoch}
+            state['best_epoch'] = {training.monitor: epoch}
         return improved
 
 
@@ -92,13 +93,14 @@ class PaperProtocol(Protocol):
     name = 'paper'
     select_name = 'test'
 
-    def split(self, config, session):
+    def split(self, training, session):
         return None, None
 
-    def update(self, state, metrics, epoch, config):
+    def update(self, state, metrics, epoch, training):
         # Official rule: the best of each metric over epochs; an epoch
         # counts as good if HR@K or MRR@K ties or beats its best so far.
-        official = (f'HR@{config.ks[-1]}', f'MRR@{config.ks[-1]}')
+        k = training.ks[-1]
+        official = (f'HR@{k}', f'MRR@{k}')
         best, best_epoch = state['best'], state['best_epoch']
         improved = False
         for key, value in metrics.items():

@@ -52,7 +52,7 @@ class Recommender:
                         map_location='cpu') -> 'Recommender':
         checkpoint = load_checkpoint(path, map_location)
         model, config = model_from_checkpoint(checkpoint)
-        return cls(model, checkpoint['item_labels'], config.edge_weight,
+        return cls(model, checkpoint['item_labels'], config.data.edge_weight,
                    checkpoint.get('item_popularity'))
 
     def encode(self, session: Sequence[ItemId], strict: bool = False,

@@ -4,6 +4,7 @@ import os.path as osp
 import shutil
 import time
 import warnings
+from dataclasses import asdict, fields
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -17,9 +18,9 @@ from pyg_srgnn.checkpoint import (
     save_checkpoint,
 )
 from pyg_srgnn.config import (
-    BASELINES,
     DATASET_SETTINGS,
     FitConfig,
+    RuntimeConfig,
     dataset_settings,
 )
 from pyg_srgnn.data.loader import SessionLoader
@@ -106,8 +107,9 @@ def evaluate(model: SessionModel, loader: SessionLoader, ks=(20, ),
 
 def default_run_dir(config: FitConfig) -> str:
     stamp = time.strftime('%Y%m%d-%H%M%S')
-    return osp.join('runs', f'{config.dataset}-{config.protocol}-'
-                    f'seed{config.seed}-{stamp}')
+    return osp.join('runs', f'{config.data.dataset}-'
+                    f'{config.training.protocol}-seed{config.training.seed}-'
+                    f'{stamp}')
 
 
 def make_run_dir(run_dir: str) -> None:
@@ -180,37 +182,23 @@ def prepare_fused_kernel(model: SRGNN,
 def settings_lines(config: FitConfig) -> List[str]:
     r"""The training settings of a run, and where the data set has its own
     defaults (:data:`pyg_srgnn.config.DATASET_SETTINGS`), which."""
-    if config.model in BASELINES:  # no training settings apply
-        return [f"settings: {config.model} with session-rec's defaults; "
-                f"statistics of the training samples, no epochs"]
-    extras = [text for text, used in (
-        ('StepLR stepped before each epoch (official)',
-         config.lr_schedule == 'official'),
-        (f'NISER scale {config.norm_scale:g}' if config.norm_scale else '',
-         config.norm_scale is not None),
-        (f'embedding dropout {config.embedding_dropout:g}',
-         config.embedding_dropout > 0),
-        (f'{config.positions} position embeddings', config.positions > 0),
-    ) if used]
-    if config.model == 'srsan':
-        model = (f'SR-SAN d = {config.hidden_channels}, {config.num_layers} '
-                 f'layer(s), {config.heads} heads, feed-forward '
-                 f'{config.ff_channels}, dropout {config.dropout:g}'
-                 f'{", faithful" if config.faithful else ""}')
-    else:
-        model = (f'SR-GNN d = {config.hidden_channels}, '
-                 f'{config.num_layers} propagation step(s)')
-    lines = [f'settings: {model}; batch size {config.batch_size}, Adam lr '
-             f'{config.lr:g}, L2 {config.weight_decay:g}, StepLR '
-             f'{config.lr_step} / {config.lr_gamma:g}, up to '
-             f'{config.epochs} epochs, patience {config.patience}'
-             + ''.join(f', {e}' for e in extras)]
-    own = DATASET_SETTINGS.get(config.dataset, {})
+    if not config.model.neural:  # no training settings apply
+        return [f"settings: {config.model.describe()}; statistics of the "
+                f"training samples, no epochs"]
+    training = config.training
+    schedule = (', StepLR stepped before each epoch (official)'
+                if training.lr_schedule == 'official' else '')
+    lines = [f'settings: {config.model.describe()}; batch size '
+             f'{training.batch_size}, Adam lr {training.lr:g}, L2 '
+             f'{training.weight_decay:g}, StepLR {training.lr_step} / '
+             f'{training.lr_gamma:g}, up to {training.epochs} epochs, '
+             f'patience {training.patience}{schedule}']
+    own = DATASET_SETTINGS.get(config.data.dataset, {})
     if own:
         paper = dataset_settings('paper')
         names = {'batch_size': 'batch size', 'lr_step': 'StepLR step'}
         lines.append(
-            f"{config.dataset}'s own defaults for its size, chosen with "
+            f"{config.data.dataset}'s own defaults for its size, chosen with "
             f"SR-GNN on its validation split: " + ', '.join(
                 f"{names.get(name, name)} {value} (the paper's "
                 f"{paper[name]})" for name, value in own.items()))
@@ -235,7 +223,7 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
     r"""Trains one epoch with the learning-rate schedule of :obj:`config`;
     returns the mean loss, the learning rate it trained at and its
     seconds."""
-    if config.lr_schedule == 'official':
+    if config.training.lr_schedule == 'official':
         # The official loop steps the scheduler before training, so the
         # first decay comes after lr_step - 1 epochs.
         with warnings.catch_warnings():
@@ -243,72 +231,89 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
             scheduler.step()
     lr = optimizer.param_groups[0]['lr']
     start = time.perf_counter()
-    with tqdm(total=len(loader), desc=name, disable=not config.progress,
-              leave=False, unit='batch') as progress:
+    with tqdm(total=len(loader), desc=name, leave=False, unit='batch',
+              disable=not config.runtime.progress) as progress:
         loss = train_epoch(model, loader, optimizer, progress)
     seconds = time.perf_counter() - start
-    if config.lr_schedule == 'step':
+    if config.training.lr_schedule == 'step':
         scheduler.step()
     return loss, lr, seconds
 
 
 def new_training(config: FitConfig, num_items: int, device: torch.device,
                  log: Callable[[str], None]):
-    r"""A freshly initialised model (seeded with :obj:`config.seed`), its
-    optimizer and its scheduler."""
-    torch.manual_seed(config.seed)
+    r"""A freshly initialised model (seeded with
+    :obj:`config.training.seed`), its optimizer and its scheduler."""
+    torch.manual_seed(config.training.seed)
     model = model_from_config(config, num_items,
-                              fused=config.fused_kernel).to(device)
+                              fused=config.runtime.fused_kernel).to(device)
     if device.type == 'cpu' and isinstance(model, SRGNN):
         prepare_fused_kernel(model, log)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay,
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.training.lr,
+                                 weight_decay=config.training.weight_decay,
                                  fused=True)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step,
-                                                config.lr_gamma)
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer, config.training.lr_step, config.training.lr_gamma)
     return model, optimizer, scheduler
 
 
 def fit_baseline(config: FitConfig, train_set, train_loader: SessionLoader,
                  select_loader: SessionLoader, test_loader: SessionLoader,
-                 select_name: str, run_dir: str, device: torch.device,
+                 refit_loader: Optional[SessionLoader], select_name: str,
+                 run_dir: str, device: torch.device,
                  log: Callable[[str], None]) -> Dict[str, Any]:
-    r""":func:`fit` for a baseline: its statistics are gathered once from
-    the training samples, then the selection and test splits are ranked;
-    no epochs, nothing chosen."""
+    r""":func:`fit` for a baseline: its statistics are gathered from the
+    training samples and the selection split is ranked; with
+    :obj:`refit_loader`, they are gathered again from all training samples
+    (the model kept); then the test split is ranked. No epochs."""
     write_json(osp.join(run_dir, 'config.json'), config.to_dict())
     model = model_from_config(config, train_set.num_items).to(device)
-    start = time.perf_counter()
-    model.fit(train_set, train_loader.index)
-    seconds = time.perf_counter() - start
-    log(f'{config.model}: statistics of {len(train_loader.index):,} '
-        f'training samples gathered in {seconds:.1f} s')
-    metrics = evaluate(model, select_loader, config.ks)
+    result: Dict[str, Any] = {'protocol': config.training.protocol,
+                              'best_epoch': None}
+    kept_loader = train_loader
+    for loader in (train_loader, refit_loader):
+        if loader is None:
+            continue
+        start = time.perf_counter()
+        model.fit(train_set, loader.index)
+        seconds = time.perf_counter() - start
+        log(f'{config.model.title}: statistics of {len(loader.index):,} '
+            f'training samples gathered in {seconds:.1f} s')
+        if loader is train_loader:
+            metrics = evaluate(model, select_loader, config.training.ks)
+            if select_name == 'valid':
+                result['valid'] = metrics
+        result['fit_seconds'] = round(seconds, 3)
+        kept_loader = loader
     save_checkpoint(osp.join(run_dir, 'checkpoint.pt'), make_checkpoint(
         model, None, None, config, 0, metrics, train_set))
-    result = {'protocol': config.protocol, 'best_epoch': None,
-              'fit_seconds': round(seconds, 3)}
-    if select_name == 'valid':
-        result['valid'] = metrics
-    return finish(result, model, config, train_loader, select_loader,
+    return finish(result, model, config, train_loader, kept_loader,
+                  select_loader,
                   test_loader, select_name, epochs_run=0, run_dir=run_dir)
 
 
 def finish(result: Dict[str, Any], model: SessionModel, config: FitConfig,
-           kept_loader: SessionLoader, select_loader: SessionLoader,
-           test_loader: SessionLoader, select_name: str, epochs_run: int,
-           run_dir: str) -> Dict[str, Any]:
+           train_loader: SessionLoader, kept_loader: SessionLoader,
+           select_loader: SessionLoader, test_loader: SessionLoader,
+           select_name: str, epochs_run: int, run_dir: str) -> Dict[str, Any]:
     r"""Completes a run's :obj:`result` and writes :obj:`metrics.json`: the
     test split of the model kept, with the beyond-accuracy metrics (unless
-    the protocol reports best values over epochs), and POP on the samples
-    the model kept trained on (:obj:`kept_loader`), beside it."""
+    the protocol reports best values over epochs), and POP beside it: on the
+    test split, counted on the samples the model kept trained on
+    (:obj:`kept_loader`, all training samples after a refit); on the
+    validation split, counted on those the chosen epoch trained on
+    (:obj:`train_loader`), which hold no validation sample."""
     popularity = item_popularity(kept_loader.y, model.num_items)
     if 'test' not in result:  # tested once, the lists' metrics too
-        result['test'] = evaluate(model, test_loader, config.ks, popularity)
-    result['pop'] = {name: evaluate_popularity(popularity, loader.y,
-                                               config.ks)
-                     for name, loader in (('test', test_loader),
-                                          (select_name, select_loader))}
+        result['test'] = evaluate(model, test_loader, config.training.ks,
+                                  popularity)
+    ks = config.training.ks
+    result['pop'] = {'test': evaluate_popularity(popularity, test_loader.y,
+                                                 ks)}
+    if select_name != 'test':
+        result['pop'][select_name] = evaluate_popularity(
+            item_popularity(train_loader.y, model.num_items),
+            select_loader.y, ks)
     result.update(epochs_run=epochs_run, num_items=model.num_items,
                   run_dir=run_dir)
     write_json(osp.join(run_dir, 'metrics.json'), result)
@@ -319,70 +324,74 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         resume: bool = False) -> Dict[str, Any]:
     r"""Trains SR-GNN as :obj:`config` says and returns the final metrics.
 
-    Writes to :obj:`config.run_dir`: :obj:`config.json`, one record per
+    Writes to :obj:`config.runtime.run_dir`: :obj:`config.json`, one record per
     epoch in :obj:`log.jsonl` and :obj:`log.csv`, the state after the last
     finished epoch in :obj:`last.pt`, the model to use in
     :obj:`checkpoint.pt` and the result in :obj:`metrics.json`.
 
-    With :obj:`config.refit` (clean protocol), the number of epochs chosen on
-    the validation split is then trained again, by a new model on all
+    With :obj:`config.training.refit` (clean protocol), the number of epochs
+    chosen on the validation split is then trained again, by a new model on all
     training samples; that model is the one tested and kept, and the result
     also holds the test metrics of the model chosen before the refit.
 
-    With :obj:`resume`, continues the run in :obj:`config.run_dir` from its
-    :obj:`last.pt` (see :func:`resume`); with the same seed it ends where an
+    With :obj:`resume`, continues the run in :obj:`config.runtime.run_dir`
+    from its :obj:`last.pt` (see :func:`resume`); with the same seed it ends
+    where an
     uninterrupted run ends.
 
-    Unless :obj:`config.keep_freed_memory` is :obj:`False`, glibc's
+    Unless :obj:`config.runtime.keep_freed_memory` is :obj:`False`, glibc's
     :obj:`malloc` keeps the memory the process frees from then on (see
     :func:`pyg_srgnn.allocator.keep_freed_memory`).
     """
-    device = torch_device(config.device)
-    run_dir = config.run_dir or default_run_dir(config)
+    device = torch_device(config.runtime.device)
+    run_dir = config.runtime.run_dir or default_run_dir(config)
     if not resume:
         make_run_dir(run_dir)
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
-    if config.keep_freed_memory:
+    if config.runtime.num_threads is not None:
+        torch.set_num_threads(config.runtime.num_threads)
+    if config.runtime.keep_freed_memory:
         keep_freed_memory()
 
-    train_set = load_dataset(config.dataset, config.root, 'train')
-    test_set = load_dataset(config.dataset, config.root, 'test')
+    train_set = load_dataset(config.data.dataset, config.data.root, 'train')
+    test_set = load_dataset(config.data.dataset, config.data.root, 'test')
     num_items = train_set.num_items
 
-    protocol = get_protocol(config.protocol)
+    protocol = get_protocol(config.training.protocol)
     select_name = protocol.select_name
-    train_index, select_index = protocol.split(config,
+    train_index, select_index = protocol.split(config.training,
                                                train_set.sample_tensors()[3])
 
-    generator = torch.Generator().manual_seed(config.seed)
-    train_loader = SessionLoader(train_set, train_index, config.edge_weight,
-                                 batch_size=config.batch_size, shuffle=True,
-                                 generator=generator)
-    test_loader = SessionLoader(test_set, None, config.edge_weight,
-                                batch_size=config.eval_batch_size)
+    generator = torch.Generator().manual_seed(config.training.seed)
+    train_loader = SessionLoader(train_set, train_index,
+                                 config.data.edge_weight,
+                                 batch_size=config.training.batch_size,
+                                 shuffle=True, generator=generator)
+    test_loader = SessionLoader(test_set, None, config.data.edge_weight,
+                                batch_size=config.runtime.eval_batch_size)
     select_loader = test_loader
     if select_index is not None:
         select_loader = SessionLoader(train_set, select_index,
-                                      config.edge_weight,
-                                      batch_size=config.eval_batch_size)
+                                      config.data.edge_weight,
+                                      batch_size=config.runtime.eval_batch_size)
     # With refit, the model kept trains on every training sample.
     refit_loader = None
-    if config.refit:
-        refit_loader = SessionLoader(train_set, None, config.edge_weight,
-                                     batch_size=config.batch_size,
+    if config.training.refit:
+        refit_loader = SessionLoader(train_set, None, config.data.edge_weight,
+                                     batch_size=config.training.batch_size,
                                      shuffle=True, generator=generator)
 
-    log(f'{config.dataset}: {len(train_loader.index):,} training samples, '
-        f'{len(select_loader.index):,} {select_name} samples, '
-        f'{num_items:,} items; protocol {config.protocol}'
-        f'{", then refit on all training samples" if config.refit else ""}'
-        f'; run dir {run_dir}')
+    refit = (', then refit on all training samples'
+             if config.training.refit else '')
+    log(f'{config.data.dataset}: {len(train_loader.index):,} training '
+        f'samples, {len(select_loader.index):,} {select_name} samples, '
+        f'{num_items:,} items; protocol {config.training.protocol}{refit}; '
+        f'run dir {run_dir}')
     for line in settings_lines(config):
         log(line)
-    if config.model in BASELINES:
+    if not config.model.neural:
         return fit_baseline(config, train_set, train_loader, select_loader,
-                            test_loader, select_name, run_dir, device, log)
+                            test_loader, refit_loader, select_name, run_dir,
+                            device, log)
 
     model, optimizer, scheduler = new_training(config, num_items, device,
                                                log)
@@ -416,19 +425,20 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         save_checkpoint(last_path, {**checkpoint, 'state': state,
                                     'generator': generator.get_state()})
 
-    stopped = (state['bad_epochs'] >= config.patience
+    stopped = (state['bad_epochs'] >= config.training.patience
                or 'refit_epoch' in state)
-    for epoch in range(state['epoch'] + 1, config.epochs + 1):
+    for epoch in range(state['epoch'] + 1, config.training.epochs + 1):
         if stopped:
             break
         loss, lr, train_time = run_epoch(config, model, train_loader,
                                          optimizer, scheduler,
                                          f'epoch {epoch}')
-        metrics = evaluate(model, select_loader, config.ks)
-        improved = protocol.update(state, metrics, epoch, config)
+        metrics = evaluate(model, select_loader, config.training.ks)
+        improved = protocol.update(state, metrics, epoch,
+                                   config.training)
         state['bad_epochs'] = 0 if improved else state['bad_epochs'] + 1
         state['epoch'] = epoch
-        stopped = state['bad_epochs'] >= config.patience
+        stopped = state['bad_epochs'] >= config.training.patience
 
         checkpoint = make_checkpoint(model, optimizer, scheduler, config,
                                      epoch, metrics, train_set)
@@ -440,12 +450,13 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                         select_name: metrics})
         shown = ' '.join(f'{key} {100 * value:.2f}'
                          for key, value in metrics.items()
-                         if key.endswith(f'@{config.ks[-1]}'))
+                         if key.endswith(f'@{config.training.ks[-1]}'))
         log(f'epoch {epoch:3d} | lr {lr:.0e} | loss {loss:.4f} | '
             f'{select_name} {shown} | '
             f'{len(train_loader) / train_time:.1f} batch/s')
         if stopped:
-            log(f'no improvement for {config.patience} epochs: stopping')
+            log(f'no improvement for {config.training.patience} epochs: '
+                f'stopping')
 
     if not protocol.keeps_best:  # paper: the last epoch, best test values
         run_log.close()
@@ -453,20 +464,20 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         result = {'protocol': protocol.name, 'test': state['best'],
                   'best_epoch': state['best_epoch']}
     else:
-        chosen = state['best_epoch'][config.monitor]
+        chosen = state['best_epoch'][config.training.monitor]
         result = {'protocol': protocol.name, 'valid': state['best'],
                   'best_epoch': chosen}
-        if config.refit:
+        if config.training.refit:
             if 'refit_epoch' not in state:
                 # The chosen model's test metrics, for comparison only: the
                 # model kept is the refit one.
                 model.load_state_dict(
                     load_checkpoint(best_path, map_location=device)['model'])
                 state['test_before_refit'] = evaluate(model, test_loader,
-                                                      config.ks)
+                                                      config.training.ks)
                 model, optimizer, scheduler = new_training(
                     config, num_items, device, lambda message: None)
-                generator.manual_seed(config.seed)
+                generator.manual_seed(config.training.seed)
                 state['refit_epoch'] = 0
             log(f'refit: {chosen} epoch(s) on all {len(refit_loader.index):,} '
                 f'training samples')
@@ -491,30 +502,50 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             model.load_state_dict(
                 load_checkpoint(best_path, map_location=device)['model'])
         run_log.close()
-    return finish(result, model, config, refit_loader or train_loader,
+    return finish(result, model, config, train_loader,
+                  refit_loader or train_loader,
                   select_loader, test_loader, select_name,
                   epochs_run=state['epoch'], run_dir=run_dir)
 
 
 def load_run_config(run_dir: str) -> FitConfig:
-    r"""The configuration saved in a run directory."""
+    r"""The configuration saved in a run directory (its :obj:`run_dir`
+    that directory)."""
     path = osp.join(run_dir, 'config.json')
     if not osp.isfile(path):
         raise FileNotFoundError(f"'{run_dir}' is not a run directory (no "
                                 f"config.json)")
     values = read_json_object(path, 'the run cannot be resumed')
-    return FitConfig.from_dict({**values, 'run_dir': run_dir}, source=path)
+    config = FitConfig.from_dict(values, source=path)
+    config.runtime.run_dir = run_dir
+    return config
+
+
+def check_resume_options(options: Dict[str, Any]) -> None:
+    r"""Refuses :obj:`options` (flat names) that a resumed run may not
+    change: all but the runtime section's, which do not alter its
+    result."""
+    allowed = [f.name for f in fields(RuntimeConfig) if f.name != 'run_dir']
+    refused = sorted(set(options) - set(allowed))
+    if refused:
+        raise ValueError(f"--resume continues a run with its saved options; "
+                         f"only the runtime options {', '.join(allowed)} may "
+                         f"change (got {', '.join(refused)})")
 
 
 def resume(run_dir: str, log: Callable[[str], None] = print,
            **overrides) -> Dict[str, Any]:
     r"""Continues the run in :obj:`run_dir`, e.g. after the machine killed
     it, from the state saved after its last finished epoch, with the
-    configuration saved there (:obj:`overrides` may change options that do
-    not alter the result, such as :obj:`progress` or :obj:`num_threads`)."""
+    configuration saved there. :obj:`overrides` may change the runtime
+    options (:class:`~pyg_srgnn.config.RuntimeConfig`: device, threads,
+    kernel, progress, ...), which do not alter the result; any other option
+    is refused."""
+    check_resume_options(overrides)
     config = load_run_config(run_dir)
     if not osp.isfile(osp.join(run_dir, 'last.pt')):
         raise FileNotFoundError(f"'{run_dir}' has no finished epoch to resume "
                                 f"from (no last.pt)")
-    config = FitConfig.from_dict({**config.to_dict(), **overrides})
+    config.runtime = RuntimeConfig(**{**asdict(config.runtime),
+                                      **overrides})
     return fit(config, log=log, resume=True)

@@ -1,10 +1,9 @@
 import json
-from dataclasses import fields
 
 from click.testing import CliRunner
 
 from pyg_srgnn.cli import main
-from pyg_srgnn.config import FitConfig
+from pyg_srgnn.config import option_fields
 
 
 def run(*args):
@@ -14,11 +13,15 @@ def run(*args):
 def test_fit_help_documents_every_option():
     result = run('fit', '--help')
     assert result.exit_code == 0
-    for f in fields(FitConfig):
-        option = '--k' if f.name == 'ks' else '--' + f.name.replace('_', '-')
+    # Every section's options and every model's.
+    for name in option_fields():
+        option = '--k' if name == 'ks' else '--' + name.replace('_', '-')
         assert option in result.output, option
     assert '[default: 0.001]' in result.output  # --lr
-    assert 'srsan: 96]' in result.output  # --hidden-channels
+    # A model's option lists each model's default.
+    text = ' '.join(result.output.split())
+    assert '[default: srgnn 100, srsan 96]' in text
+    assert '[default: itemknn 100, sknn 100, vsknn 100]' in text
 
 
 def test_fit(tmp_path):

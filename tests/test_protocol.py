@@ -35,37 +35,37 @@ def test_split_by_random_sessions():
 
 
 def test_clean_protocol_keeps_the_best_epoch_by_the_monitor():
-    config = FitConfig(monitor='MRR@20')
+    config = FitConfig.from_options(monitor='MRR@20')
     protocol = get_protocol('clean')
     assert isinstance(protocol, CleanProtocol) and protocol.keeps_best
     state = {'best': {}, 'best_epoch': {}}
     epochs = [{'HR@20': 0.5, 'MRR@20': 0.2}, {'HR@20': 0.6, 'MRR@20': 0.1},
               {'HR@20': 0.4, 'MRR@20': 0.3}, {'HR@20': 0.7, 'MRR@20': 0.3}]
-    improved = [protocol.update(state, metrics, epoch, config)
+    improved = [protocol.update(state, metrics, epoch, config.training)
                 for epoch, metrics in enumerate(epochs, 1)]
     # A tie is no improvement.
     assert improved == [True, False, True, False]
     assert state == {'best': epochs[2], 'best_epoch': {'MRR@20': 3}}
     session = torch.arange(10).repeat_interleave(2)
-    train, valid = protocol.split(config, session)
+    train, valid = protocol.split(config.training, session)
     assert valid.tolist() == [18, 19]  # the latest session
 
 
 def test_paper_protocol_keeps_the_best_of_each_metric():
-    config = FitConfig(protocol='paper', ks=(20, ))
+    config = FitConfig.from_options(protocol='paper', ks=(20, ))
     protocol = get_protocol('paper')
     assert isinstance(protocol, PaperProtocol) and not protocol.keeps_best
     state = {'best': {}, 'best_epoch': {}}
     epochs = [{'HR@20': 0.5, 'MRR@20': 0.2, 'NDCG@20': 0.3},
               {'HR@20': 0.5, 'MRR@20': 0.1, 'NDCG@20': 0.1},
               {'HR@20': 0.4, 'MRR@20': 0.15, 'NDCG@20': 0.4}]
-    improved = [protocol.update(state, metrics, epoch, config)
+    improved = [protocol.update(state, metrics, epoch, config.training)
                 for epoch, metrics in enumerate(epochs, 1)]
     # Epoch 2 ties HR@20 (official: a tie counts); epoch 3 betters only
     # NDCG@20, which is not one of the official two.
     assert improved == [True, True, False]
     assert state['best'] == {'HR@20': 0.5, 'MRR@20': 0.2, 'NDCG@20': 0.4}
     assert state['best_epoch'] == {'HR@20': 2, 'MRR@20': 1, 'NDCG@20': 3}
-    assert protocol.split(config, torch.arange(4)) == (None, None)
+    assert protocol.split(config.training, torch.arange(4)) == (None, None)
     with pytest.raises(ValueError, match="Unknown protocol 'best'"):
         get_protocol('best')

@@ -1,5 +1,6 @@
 import json
 import pickle
+import re
 
 import pytest
 import torch
@@ -17,8 +18,9 @@ from pyg_srgnn.train import fit
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('trained')
-    config = FitConfig(root=str(tmp / 'data'), run_dir=str(tmp / 'run'),
-                       hidden_channels=8, epochs=2, progress=False)
+    config = FitConfig.from_options(
+        root=str(tmp / 'data'), run_dir=str(tmp / 'run'), hidden_channels=8,
+        epochs=2, progress=False)
     fit(config, log=lambda msg: None)
     return tmp / 'run' / 'checkpoint.pt'
 
@@ -26,7 +28,7 @@ def trained(tmp_path_factory):
 def test_checkpoint_round_trip(trained):
     checkpoint = load_checkpoint(str(trained))
     model, config = model_from_checkpoint(checkpoint)
-    assert config.hidden_channels == 8
+    assert config.model.hidden_channels == 8
     assert set(checkpoint) >= {'model', 'optimizer', 'scheduler', 'config',
                                'epoch', 'metrics', 'item_labels',
                                'item_popularity'}
@@ -286,16 +288,16 @@ def test_evaluate_on_another_dataset_leaves_the_models_data_alone(
 
 
 def test_niser_checkpoint_round_trip(tmp_path):
-    config = FitConfig(root=str(tmp_path / 'data'), run_dir=str(tmp_path /
-                                                                'run'),
-                       hidden_channels=8, epochs=1, progress=False,
-                       norm_scale=16.0, embedding_dropout=0.1, positions=5)
+    config = FitConfig.from_options(
+        root=str(tmp_path / 'data'), run_dir=str(tmp_path / 'run'),
+        hidden_channels=8, epochs=1, progress=False, norm_scale=16.0,
+        embedding_dropout=0.1, positions=5)
     fit(config, log=lambda msg: None)
     checkpoint = load_checkpoint(str(tmp_path / 'run' / 'checkpoint.pt'))
     model, loaded = model_from_checkpoint(checkpoint)
     assert (model.norm_scale, model.dropout, model.max_positions) == (
         16.0, 0.1, 5)
-    assert loaded.positions == 5
+    assert loaded.model.positions == 5
     rec = Recommender.from_checkpoint(str(tmp_path / 'run' /
                                           'checkpoint.pt'))
     a, b = rec.item_labels[:2]
@@ -340,15 +342,31 @@ def test_every_model_through_fit_evaluate_recommend_explain(name, tmp_path):
     metrics = json.loads((run / 'metrics.json').read_text())
     checkpoint = str(run / 'checkpoint.pt')
     model, config = model_from_checkpoint(load_checkpoint(checkpoint))
-    assert config.model == name
+    assert config.model_name == name
     if model.neural:
         assert metrics['epochs_run'] == 2
         settings = {'srgnn': 'settings: SR-GNN d = 8, 1 propagation step',
                     'srsan': 'settings: SR-SAN d = 8, 1 layer(s), 2 heads'}
         assert settings[name] in fitted
     else:
-        assert 'statistics of 1,058 training samples' in result.output
-        assert f"settings: {name} with session-rec's defaults" in fitted
+        # Gathered on the training part, ranked on validation, then
+        # gathered again from every training sample (refit, the default):
+        # the model kept and tested.
+        counts = re.findall(r'statistics of ([\d,]+) training samples',
+                            fitted)
+        assert counts[0] == '1,058' and len(counts) == 2
+        assert int(counts[1].replace(',', '')) > 1058
+        assert 'statistics of all the training samples' in fitted
+        # The settings line names the baseline with its options.
+        settings = {'pop': 'POP;', 'spop': 'S-POP;',
+                    'itemknn': 'ItemKNN (neighbors 100, regularization 20.0, '
+                               'alpha 0.5);',
+                    'sknn': 'SKNN (neighbors 100, sample_size 500, '
+                            'similarity cosine);',
+                    'vsknn': 'V-SKNN (neighbors 100, sample_size 500, '
+                             'similarity vec, weighting div, weighting_score '
+                             'div, idf_weighting 1.0);'}
+        assert f'settings: {settings[name]}' in fitted
         assert metrics['epochs_run'] == 0 and 'valid' in metrics
 
     result = runner.invoke(main, ['evaluate', '--checkpoint', checkpoint])

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from pyg_srgnn.cli import main
 from pyg_srgnn.config import FitConfig, read_config_file
-from pyg_srgnn.train import fit, resume
+from pyg_srgnn.train import fit, load_run_config, resume
 
 # Trains like `small` below in a child process that SIGKILLs itself at the
 # training batch given.
@@ -28,9 +28,10 @@ KILLED_RUN = textwrap.dedent('''
         return loss(scores, target)
 
     pyg_srgnn.train.full_softmax_loss = loss_then_die
-    fit(FitConfig(root=sys.argv[1], run_dir=sys.argv[2], hidden_channels=8,
-                  epochs=5, batch_size=100, progress=False,
-                  num_threads=1, **json.loads(sys.argv[3])),
+    fit(FitConfig.from_options(
+            root=sys.argv[1], run_dir=sys.argv[2], hidden_channels=8,
+            epochs=5, batch_size=100, progress=False, num_threads=1,
+            **json.loads(sys.argv[3])),
         log=lambda msg: None)
 ''')
 
@@ -38,19 +39,20 @@ KILLED_RUN = textwrap.dedent('''
 def small(tmp_path, run, options):
     # One thread in both processes: the same float summation order, so the
     # losses match to the last bit.
-    return FitConfig(root=str(tmp_path / 'data'), run_dir=str(tmp_path / run),
-                     hidden_channels=8, epochs=5, batch_size=100,
-                     progress=False, num_threads=1, **options)
+    return FitConfig.from_options(
+        root=str(tmp_path / 'data'), run_dir=str(tmp_path / run),
+        hidden_channels=8, epochs=5, batch_size=100, progress=False,
+        num_threads=1, **options)
 
 
 @pytest.mark.parametrize('options,kill_at,logged_epochs', [
     # 11 (clean) or 13 (paper) batches per epoch: killed in epoch 3.
-    (dict(protocol='clean'), 30, [1, 2]),
+    (dict(protocol='clean', refit=False, lr_schedule='step'), 30, [1, 2]),
     (dict(protocol='paper'), 30, [1, 2]),
+    (dict(protocol='clean'), 30, [1, 2]),
     # 5 epochs of 11 batches, then the refit's epochs of 13 (all samples):
     # killed in the refit's second epoch.
-    (dict(protocol='clean', refit=True, lr_schedule='official'), 73,
-     [1, 2, 3, 4, 5, 6]),
+    (dict(protocol='clean'), 73, [1, 2, 3, 4, 5, 6]),
 ])
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, options,
                                                        kill_at,
@@ -90,14 +92,50 @@ def test_resume_errors(tmp_path):
     assert result.exit_code == 2
     assert '--resume continues a run with its saved options' in (
         result.output)
+    # resume() itself keeps the rule: only the runtime section may change.
+    with pytest.raises(ValueError, match=r'only the runtime options device, '
+                       r'num_threads, .* may change \(got lr, seed\)'):
+        resume(str(tmp_path / 'run'), lr=0.1, seed=1, num_threads=1)
+
+
+@pytest.mark.parametrize('protocol,schedule', [('clean', 'step'),
+                                               ('paper', 'official')])
+def test_resume_a_run_saved_before_the_options_existed(tmp_path, protocol,
+                                                       schedule):
+    # A config.json from before the schedule, refit and validation split
+    # options: the run resumes as it started (StepLR after each epoch under
+    # the clean protocol, no refit), not with today's defaults.
+    run = tmp_path / 'old'
+    fit(small(tmp_path, 'old', dict(protocol=protocol, lr_schedule=schedule,
+                                    refit=False)),
+        log=lambda msg: None)
+    # As such runs saved it: flat, with every model's options.
+    saved = load_run_config(str(run)).options()
+    saved.update(heads=2, ff_channels=384, dropout=0.1, faithful=False)
+    for key in ('lr_schedule', 'refit', 'valid_split'):
+        del saved[key]
+    (run / 'config.json').write_text(json.dumps(saved))
+    config = load_run_config(str(run))
+    training = config.training
+    assert (training.lr_schedule, training.refit, training.valid_split) == (
+        schedule, False, 'latest')
+    assert config.model.hidden_channels == 8
+    result = resume(str(run), log=lambda msg: None)
+    assert 'refit_epochs' not in result
 
 
 def test_log_files(tmp_path):
-    fit(small(tmp_path, 'run', {}), log=lambda msg: None)
+    result = fit(small(tmp_path, 'run', {}), log=lambda msg: None)
     with open(tmp_path / 'run' / 'log.csv') as f:
         rows = list(csv.DictReader(f))
-    assert [int(r['epoch']) for r in rows] == [1, 2, 3, 4, 5]
+    # The 5 epochs on validation, then the refit's epochs (the default),
+    # which have a loss but no validation metrics.
+    refit = result['refit_epochs']
+    assert [int(r['epoch']) for r in rows] == list(range(1, 6 + refit))
     assert {'loss', 'lr', 'valid/HR@20', 'valid/MRR@20'} <= set(rows[0])
+    assert [r['refit_epoch'] for r in rows[5:]] == [
+        str(epoch) for epoch in range(1, refit + 1)]
+    assert all(r['valid/HR@20'] == '' for r in rows[5:])
 
 
 def test_config_file_precedence(tmp_path):
@@ -110,10 +148,11 @@ def test_config_file_precedence(tmp_path):
     ])
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / 'run' / 'config.json').read_text())
-    assert saved['epochs'] == 2  # from the file
-    assert saved['hidden_channels'] == 8
-    assert saved['seed'] == 4  # the command line wins
-    assert saved['batch_size'] == 50  # the sample's default
+    assert saved['training']['epochs'] == 2  # from the file
+    assert saved['model'] == {**FitConfig.from_options().model.to_dict(),
+                              'hidden_channels': 8}
+    assert saved['training']['seed'] == 4  # the command line wins
+    assert saved['training']['batch_size'] == 50  # the sample's default
 
 
 def test_config_key_k_like_the_option(tmp_path):
@@ -162,9 +201,13 @@ def test_tensorboard_when_installed(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import (
         EventAccumulator,
     )
-    fit(small(tmp_path, 'run', {}), log=lambda msg: None)
+    result = fit(small(tmp_path, 'run', {}), log=lambda msg: None)
     events = EventAccumulator(str(tmp_path / 'run' / 'tensorboard'))
     events.Reload()
     tags = events.Tags()['scalars']
     assert {'loss', 'lr', 'valid/HR@20'} <= set(tags)
-    assert [e.step for e in events.Scalars('loss')] == [1, 2, 3, 4, 5]
+    # The refit's epochs follow the 5 on validation.
+    assert [e.step for e in events.Scalars('loss')] == list(
+        range(1, 6 + result['refit_epochs']))
+    assert [e.step for e in events.Scalars('valid/HR@20')] == [
+        1, 2, 3, 4, 5]
