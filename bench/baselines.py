@@ -36,9 +36,9 @@ from bench.common import (
 )
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.baselines import POP, SKNN, SPOP, VSKNN, ItemKNN
-from pyg_srgnn.baselines.baseline import training_sessions
 from pyg_srgnn.data import SessionLoader, session_graph_batch
 from pyg_srgnn.data.registry import load_dataset
+from pyg_srgnn.data.sequences import training_sessions
 from pyg_srgnn.metrics import RankingMetrics, target_rank
 
 MODELS: Dict[str, Callable] = {

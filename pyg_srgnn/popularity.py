@@ -1,19 +1,31 @@
 r"""POP, the yardstick every session recommender must beat: recommend the
-items that were training targets most often, the same list for every
-session."""
-from typing import Dict, Iterable
+items clicked most often in the training sessions, the same list for every
+session (session-rec's definition, and the :obj:`pop` model's:
+:class:`~pyg_srgnn.baselines.POP`). The same counts weigh the lists'
+:obj:`Popularity@K`."""
+from typing import Dict, Iterable, Optional
 
 import torch
 from torch import Tensor
 
+from pyg_srgnn.data.sequences import training_sessions
 from pyg_srgnn.metrics import RankingMetrics
 
 
-def item_popularity(targets: Tensor, num_items: int) -> Tensor:
-    r"""How often each item is a target of :obj:`targets`,
+def item_popularity(items: Tensor, num_items: int) -> Tensor:
+    r"""How often each item occurs in :obj:`items` (ids),
     :obj:`[num_items + 1]` (index :obj:`i` for item :obj:`i`, index
     :obj:`0` unused)."""
-    return torch.bincount(targets, minlength=num_items + 1)
+    return torch.bincount(items, minlength=num_items + 1)
+
+
+def session_popularity(train_set, index: Optional[Tensor] = None) -> Tensor:
+    r"""POP's counts: the clicks on each item in the training sessions
+    behind the samples of :obj:`train_set` at :obj:`index` (all if
+    :obj:`None`), :obj:`[num_items + 1]`; as
+    :class:`~pyg_srgnn.baselines.POP` counts them."""
+    clicks, _ = training_sessions(train_set, index)
+    return item_popularity(clicks, train_set.num_items)
 
 
 def popularity_rank(popularity: Tensor) -> Tensor:

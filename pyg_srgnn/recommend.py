@@ -90,8 +90,9 @@ class Recommender:
                 dropping them. (default: :obj:`False`)
             fallback (str, optional): For a session with no known item:
                 :obj:`None` raises a :class:`ValueError`, :obj:`"popular"`
-                returns the most popular training targets, :obj:`"empty"`
-                an empty list, with a warning. (default: :obj:`None`)
+                returns POP's items (the most clicked in training),
+                :obj:`"empty"` an empty list, with a warning.
+                (default: :obj:`None`)
             names (list of str, optional): What messages call each session,
                 e.g. the line of a file it came from.
                 (default: :obj:`"Session 0"`, :obj:`"Session 1"`, ...)

@@ -33,7 +33,7 @@ from pyg_srgnn.metrics import (
     target_rank,
 )
 from pyg_srgnn.nn import SRGNN, SessionModel, fused
-from pyg_srgnn.popularity import evaluate_popularity, item_popularity
+from pyg_srgnn.popularity import evaluate_popularity, session_popularity
 from pyg_srgnn.protocol import get_protocol
 from pyg_srgnn.run_log import RunLog
 from pyg_srgnn.text_files import read_json_object
@@ -144,10 +144,9 @@ def make_checkpoint(model, optimizer, scheduler, config: FitConfig,
         'epoch': epoch,
         'metrics': metrics,
         'item_labels': list(train_set.item_labels),
-        # How often each item is a training target: the popularity fallback
+        # POP's counts over all training sessions: the popularity fallback
         # of `Recommender`.
-        'item_popularity': item_popularity(train_set.sample_tensors()[2],
-                                           model.num_items),
+        'item_popularity': session_popularity(train_set),
     }
 
 
@@ -287,23 +286,24 @@ def fit_baseline(config: FitConfig, train_set, train_loader: SessionLoader,
         kept_loader = loader
     save_checkpoint(osp.join(run_dir, 'checkpoint.pt'), make_checkpoint(
         model, None, None, config, 0, metrics, train_set))
-    return finish(result, model, config, train_loader, kept_loader,
-                  select_loader,
+    return finish(result, model, config, train_set, train_loader,
+                  kept_loader, select_loader,
                   test_loader, select_name, epochs_run=0, run_dir=run_dir)
 
 
 def finish(result: Dict[str, Any], model: SessionModel, config: FitConfig,
-           train_loader: SessionLoader, kept_loader: SessionLoader,
+           train_set, train_loader: SessionLoader, kept_loader: SessionLoader,
            select_loader: SessionLoader, test_loader: SessionLoader,
            select_name: str, epochs_run: int, run_dir: str) -> Dict[str, Any]:
     r"""Completes a run's :obj:`result` and writes :obj:`metrics.json`: the
     test split of the model kept, with the beyond-accuracy metrics (unless
-    the protocol reports best values over epochs), and POP beside it: on the
-    test split, counted on the samples the model kept trained on
-    (:obj:`kept_loader`, all training samples after a refit); on the
-    validation split, counted on those the chosen epoch trained on
-    (:obj:`train_loader`), which hold no validation sample."""
-    popularity = item_popularity(kept_loader.y, model.num_items)
+    the protocol reports best values over epochs), and POP beside it
+    (:func:`~pyg_srgnn.popularity.session_popularity`): on the test split,
+    counted on the training sessions the model kept trained on
+    (:obj:`kept_loader`, all of them after a refit); on the validation
+    split, counted on those the chosen epoch trained on
+    (:obj:`train_loader`), which hold no validation session."""
+    popularity = session_popularity(train_set, kept_loader.index)
     if 'test' not in result:  # tested once, the lists' metrics too
         result['test'] = evaluate(model, test_loader, config.training.ks,
                                   popularity)
@@ -312,7 +312,7 @@ def finish(result: Dict[str, Any], model: SessionModel, config: FitConfig,
                                                  ks)}
     if select_name != 'test':
         result['pop'][select_name] = evaluate_popularity(
-            item_popularity(train_loader.y, model.num_items),
+            session_popularity(train_set, train_loader.index),
             select_loader.y, ks)
     result.update(epochs_run=epochs_run, num_items=model.num_items,
                   run_dir=run_dir)
@@ -502,7 +502,7 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             model.load_state_dict(
                 load_checkpoint(best_path, map_location=device)['model'])
         run_log.close()
-    return finish(result, model, config, train_loader,
+    return finish(result, model, config, train_set, train_loader,
                   refit_loader or train_loader,
                   select_loader, test_loader, select_name,
                   epochs_run=state['epoch'], run_dir=run_dir)

@@ -4,11 +4,10 @@ batch, and one rule for ties."""
 from abc import ABCMeta, abstractmethod
 from typing import NamedTuple, Optional, Tuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from pyg_srgnn.data.sequences import gather_positions
+from pyg_srgnn.data.sequences import training_sessions
 from pyg_srgnn.nn.session_model import SessionModel
 from pyg_srgnn.popularity import item_popularity, popularity_rank
 
@@ -115,40 +114,6 @@ class Baseline(SessionModel, metaclass=ABCMeta):
     def hyperparameters(self) -> dict:
         r"""The constructor arguments beyond :obj:`num_items`."""
         return {}
-
-
-def training_sessions(train_set,
-                      index: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    r"""Rebuilds the sessions of the samples of :obj:`train_set` (at
-    positions :obj:`index`, or all), in time order, as :obj:`(clicks, ptr)`.
-
-    A session is its longest prefix among the samples followed by that
-    prefix's target: a prefix-augmented session of :obj:`n` clicks is whole
-    again, and a session given by one sample is that sample's prefix and
-    target. Sessions are ordered by :obj:`session` (time order).
-    """
-    clicks, ptr, y, session = (t.numpy() for t in train_set.sample_tensors())
-    if index is not None:
-        index = torch.as_tensor(index, dtype=torch.long).numpy()
-        positions, ptr = gather_positions(ptr, index)
-        clicks, y, session = clicks[positions], y[index], session[index]
-    lengths = np.diff(ptr)
-    # The longest prefix of each session: the last of its samples once they
-    # are sorted by session, then by length.
-    order = np.lexsort((lengths, session))
-    is_last = np.append(session[order][1:] != session[order][:-1], True)
-    longest = order[is_last[:len(order)]]
-    positions, _ = gather_positions(ptr, longest)
-    prefix_lengths = lengths[longest]
-    out_ptr = np.zeros(len(longest) + 1, dtype=np.int64)
-    np.cumsum(prefix_lengths + 1, out=out_ptr[1:])
-    out = np.empty(int(out_ptr[-1]), dtype=np.int64)
-    target_at = out_ptr[1:] - 1
-    is_target = np.zeros(len(out), dtype=bool)
-    is_target[target_at] = True
-    out[~is_target] = clicks[positions]
-    out[target_at] = y[longest]
-    return torch.from_numpy(out), torch.from_numpy(out_ptr)
 
 
 class SessionNodes(NamedTuple):

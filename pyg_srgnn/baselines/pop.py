@@ -20,10 +20,8 @@ class POP(Baseline):
     as in :func:`~pyg_srgnn.popularity.popularity_rank`. session-rec's
     :obj:`top_n` (default: all items) only shortens the returned list.
 
-    This counts every click of the training sessions, as session-rec does;
-    the POP printed beside :obj:`pyg-srgnn fit`
-    (:func:`~pyg_srgnn.popularity.evaluate_popularity`) counts training
-    targets, every click but a session's first.
+    The POP printed beside every :obj:`pyg-srgnn fit` run
+    (:func:`~pyg_srgnn.popularity.session_popularity`) counts the same way.
 
     Args:
         num_items (int): The number of items (the largest item id).

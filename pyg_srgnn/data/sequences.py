@@ -1,7 +1,10 @@
-"""Flat storage of variable-length integer sequences (values + offsets)."""
-from typing import List, NamedTuple, Sequence, Tuple
+"""Flat storage of variable-length integer sequences (values + offsets),
+sessions turned into prefix-augmented samples and back."""
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+from torch import Tensor
 
 
 class Sequences(NamedTuple):
@@ -129,3 +132,37 @@ def sample_sessions(prefixes: Sequences, targets: np.ndarray) -> np.ndarray:
             starts = np.cumsum(cand_len) - cand_len
             continues[cand] = np.logical_and.reduceat(same, starts)
     return np.cumsum(~continues) - 1
+
+
+def training_sessions(train_set,
+                      index: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    r"""Rebuilds the sessions of the samples of :obj:`train_set` (at
+    positions :obj:`index`, or all), in time order, as :obj:`(clicks, ptr)`.
+
+    A session is its longest prefix among the samples followed by that
+    prefix's target: a prefix-augmented session of :obj:`n` clicks is whole
+    again, and a session given by one sample is that sample's prefix and
+    target. Sessions are ordered by :obj:`session` (time order).
+    """
+    clicks, ptr, y, session = (t.numpy() for t in train_set.sample_tensors())
+    if index is not None:
+        index = torch.as_tensor(index, dtype=torch.long).numpy()
+        positions, ptr = gather_positions(ptr, index)
+        clicks, y, session = clicks[positions], y[index], session[index]
+    lengths = np.diff(ptr)
+    # The longest prefix of each session: the last of its samples once they
+    # are sorted by session, then by length.
+    order = np.lexsort((lengths, session))
+    is_last = np.append(session[order][1:] != session[order][:-1], True)
+    longest = order[is_last[:len(order)]]
+    positions, _ = gather_positions(ptr, longest)
+    prefix_lengths = lengths[longest]
+    out_ptr = np.zeros(len(longest) + 1, dtype=np.int64)
+    np.cumsum(prefix_lengths + 1, out=out_ptr[1:])
+    out = np.empty(int(out_ptr[-1]), dtype=np.int64)
+    target_at = out_ptr[1:] - 1
+    is_target = np.zeros(len(out), dtype=bool)
+    is_target[target_at] = True
+    out[~is_target] = clicks[positions]
+    out[target_at] = y[longest]
+    return torch.from_numpy(out), torch.from_numpy(out_ptr)

@@ -6,9 +6,10 @@ import torch
 from tiny_log import NUM_ITEMS, TRAIN, fitted
 
 from pyg_srgnn.baselines import POP, SKNN, SPOP, VSKNN, ItemKNN
-from pyg_srgnn.baselines.baseline import break_ties, training_sessions
+from pyg_srgnn.baselines.baseline import break_ties
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.log_dataset import SessionLogDataset
+from pyg_srgnn.data.sequences import training_sessions
 
 MODELS = {
     'pop': lambda n: POP(n),
