@@ -469,18 +469,38 @@ def recommend(checkpoint, sessions, session_file, k, strict, fallback,
               help='Cut-offs K of HR/MRR/NDCG@K.')
 @click.option('--batch-size', default=500, show_default=True,
               type=click.IntRange(min=1))
-def evaluate(checkpoint, dataset, root, split, ks, batch_size):
+@click.option('--hybrid-short', type=click.IntRange(min=1), default=None,
+              help='Answer the sessions of at most this many clicks with the '
+              'model of --short-checkpoint (e.g. a kNN baseline) and the '
+              'longer ones with --checkpoint.')
+@click.option('--short-checkpoint', default=None,
+              help='With --hybrid-short: the checkpoint of the model for the '
+              'short sessions, trained on the same data set.')
+def evaluate(checkpoint, dataset, root, split, ks, batch_size, hybrid_short,
+             short_checkpoint):
     """Evaluate a trained model: HR/MRR/NDCG at each K, Coverage@K and
     Popularity@K of its lists, and HR/MRR/NDCG@K of short (at most 3 clicks)
     and longer sessions, as JSON."""
     from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
     from pyg_srgnn.data import SessionLoader
     from pyg_srgnn.data.registry import load_dataset
+    from pyg_srgnn.nn import HybridModel
     from pyg_srgnn.train import evaluate as run_evaluate
 
+    if (hybrid_short is None) != (short_checkpoint is None):
+        raise click.UsageError('--hybrid-short and --short-checkpoint go '
+                               'together')
     with user_errors():
         loaded = load_checkpoint(checkpoint)
         model, config = model_from_checkpoint(loaded)
+        if short_checkpoint is not None:
+            short = load_checkpoint(short_checkpoint)
+            if list(short['item_labels']) != list(loaded['item_labels']):
+                raise ValueError(f"'{short_checkpoint}' was trained on other "
+                                 f"items than '{checkpoint}'; both must come "
+                                 f"from the same data set")
+            model = HybridModel(model_from_checkpoint(short)[0], model,
+                                hybrid_short)
         if root is None and dataset in (None, config.data.dataset):
             root = config.data.root  # where the model's own data set lives
         dataset = dataset or config.data.dataset
@@ -494,9 +514,11 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size):
         # coverage and popularity, and the metrics by session length.
         metrics = run_evaluate(model, loader, ks,
                                loaded.get('item_popularity'))
-    click.echo(json.dumps({'checkpoint': checkpoint, 'dataset': dataset,
-                           'split': split, 'samples': len(data),
-                           **metrics}))
+    hybrid = {} if short_checkpoint is None else {
+        'short_checkpoint': short_checkpoint, 'hybrid_short': hybrid_short}
+    click.echo(json.dumps({'checkpoint': checkpoint, **hybrid,
+                           'dataset': dataset, 'split': split,
+                           'samples': len(data), **metrics}))
 
 
 @main.command()
