@@ -10,7 +10,9 @@ official schedule and refit, so that a default clean run is named
 step: StepLR after each epoch, random: a random validation split, refit,
 count: count-weighted edges, dN: N channels,
 stepsN: N propagation steps, nisS: NISER scale S, dropP: embedding dropout
-P, posN: N position embeddings): config.json,
+P, posN: N position embeddings; the baselines' nN: N neighbours, sN: sample
+size N, cosine/jaccard/vec: similarity, wX/wsX: weighting, weighting_score X,
+idfB, regR, aA): config.json,
 log.jsonl and log.csv (one line per epoch, written as the run goes),
 metrics.json and run.json (machine, versions, command, wall time, peak
 resident memory). The model
@@ -67,6 +69,14 @@ VARIANT_NAMES: Dict[str, Callable[[Any], str]] = {
     'norm_scale': lambda value: f'nis{value:g}',
     'embedding_dropout': lambda value: f'drop{value:g}',
     'positions': lambda value: f'pos{value}',
+    'neighbors': lambda value: f'n{value}',
+    'sample_size': lambda value: f's{value}',
+    'similarity': str,
+    'weighting': lambda value: f'w{value}',
+    'weighting_score': lambda value: f'ws{value}',
+    'idf_weighting': lambda value: f'idf{value:g}',
+    'regularization': lambda value: f'reg{value:g}',
+    'alpha': lambda value: f'a{value:g}',
 }
 
 

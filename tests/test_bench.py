@@ -65,6 +65,35 @@ def test_baselines_quick_runs(tmp_path):
     assert result.exit_code != 0 and 'unknown stan' in result.output
 
 
+def test_baseline_search_quick_chooses_on_validation(tmp_path,
+                                                     monkeypatch):
+    from bench import baseline_search
+
+    # The search must not read the test split.
+    from pyg_srgnn.data import registry
+    load = registry.load_dataset
+
+    def train_only(name, root=None, split='train'):
+        assert split == 'train'
+        return load(name, root, split)
+
+    monkeypatch.setattr(baseline_search, 'load_dataset', train_only)
+    threads = torch.get_num_threads()
+    result = CliRunner().invoke(baseline_search.main, [
+        '--quick', '--root', str(tmp_path), '--threads', '1',
+        '--models', 'itemknn,sknn'])
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert list(out) == ['itemknn', 'sknn']
+    grid = baseline_search.GRIDS['sknn']
+    assert set(out['sknn']['winner']) == set(grid)
+    assert all(out['sknn']['winner'][key] in grid[key] for key in grid)
+    assert 0 < out['sknn']['valid_HR@20'] <= 100
+    result = CliRunner().invoke(baseline_search.main, ['--models', 'pop'])
+    assert result.exit_code != 0 and 'unknown pop' in result.output
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
                     reason='bench.phases sets glibc malloc options')
 def test_phases_runs(tmp_path):
@@ -216,6 +245,9 @@ def test_accuracy_run_names_say_the_variant():
     assert name(protocol='paper', model='srsan') == '-srsan'
     assert name(protocol='clean', model='srsan', faithful=True) == (
         '-srsan-faithful-official-refit')
+    assert name(protocol='clean', model='vsknn', neighbors=200,
+                weighting='quadratic', idf_weighting=5.0) == (
+        '-vsknn-official-refit-n200-wquadratic-idf5')
 
 
 def test_collect_refit_runs():

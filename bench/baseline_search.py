@@ -1,0 +1,151 @@
+"""The baselines' hyperparameters, chosen on the validation split only.
+
+    python -m bench.baseline_search --dataset diginetica
+    python -m bench.baseline_search --quick          # the shipped sample,
+                                                     # one JSON line
+
+For every baseline with options (ItemKNN, SKNN, V-SKNN), every setting of a
+small grid around session-rec's published settings gathers its statistics
+from the clean protocol's training part (the latest 10 % of training
+sessions held out, as `pyg-srgnn fit`) and ranks the validation split; the
+setting with the highest validation HR@20 (then MRR@20) wins. The test
+split is not read. Result: bench/results/baseline-search-DATASET.json (the
+grid, every setting's numbers and seconds, the winners).
+
+With --fit-winners, each winner (and POP and S-POP, which have no options)
+then runs as `pyg-srgnn fit --model M` with its options under the clean
+protocol, as bench.accuracy runs (bench/results/accuracy/, named by the
+options): statistics of the training part, validation, statistics again
+from all training sessions, one test; bench.collect's comparison table
+reads those runs.
+"""
+import itertools
+import json
+import sys
+import time
+from typing import Any, Dict, List
+
+import click
+import torch
+
+from bench.accuracy import run
+from bench.common import (
+    RESULTS_DIR,
+    machine,
+    peak_rss_mb,
+    use_shared_data,
+    write_json,
+)
+from pyg_srgnn.allocator import keep_freed_memory
+from pyg_srgnn.config import FitConfig, TrainingConfig
+from pyg_srgnn.data import SessionLoader
+from pyg_srgnn.data.registry import load_dataset
+from pyg_srgnn.models import model_config
+from pyg_srgnn.protocol import get_protocol
+from pyg_srgnn.train import evaluate
+
+# session-rec's published settings for Diginetica and YOOCHOOSE lie in
+# these ranges (Ludewig et al., 2021, Table 4); the defaults are in each.
+GRIDS: Dict[str, Dict[str, tuple]] = {
+    'itemknn': {'neighbors': (50, 100, 200, 500),
+                'alpha': (0.25, 0.5, 0.75)},
+    'sknn': {'neighbors': (50, 100, 200, 500),
+             'sample_size': (500, 1000),
+             'similarity': ('cosine', 'jaccard')},
+    'vsknn': {'neighbors': (100, 200, 500),
+              'sample_size': (500, 1000),
+              'weighting': ('div', 'quadratic'),
+              'weighting_score': ('div', 'quadratic'),
+              'idf_weighting': (1.0, 5.0)},
+}
+
+
+def settings(grid: Dict[str, tuple]) -> List[Dict[str, Any]]:
+    return [dict(zip(grid, values))
+            for values in itertools.product(*grid.values())]
+
+
+def search(model_name: str, grid: Dict[str, tuple], train_set, train_index,
+           valid_loader, log) -> Dict[str, Any]:
+    runs = []
+    for options in settings(grid):
+        model = model_config(model_name, **options).build(
+            train_set.num_items)
+        start = time.perf_counter()
+        model.fit(train_set, train_index)
+        fit_s = time.perf_counter() - start
+        metrics = evaluate(model, valid_loader, (20, ))
+        runs.append({'options': options,
+                     'valid_HR@20': round(100 * metrics['HR@20'], 2),
+                     'valid_MRR@20': round(100 * metrics['MRR@20'], 2),
+                     'fit_s': round(fit_s, 2),
+                     'seconds': round(time.perf_counter() - start, 1)})
+        log(f"{model_name} {options}: HR@20 {runs[-1]['valid_HR@20']} "
+            f"MRR@20 {runs[-1]['valid_MRR@20']} ({runs[-1]['seconds']} s)")
+    runs.sort(key=lambda r: (-r['valid_HR@20'], -r['valid_MRR@20']))
+    return {'grid': grid, 'runs': runs, 'winner': runs[0]['options']}
+
+
+@click.command()
+@click.option('--dataset', default='diginetica', show_default=True)
+@click.option('--root', default=None, help='Data set directory.')
+@click.option('--models', default=','.join(GRIDS), show_default=True)
+@click.option('--threads', default=2, show_default=True)
+@click.option('--quick', is_flag=True,
+              help='The shipped sample; print one JSON line, write nothing.')
+@click.option('--fit-winners', is_flag=True,
+              help='Then run fit with each winner (and POP, S-POP) into '
+              'bench/results/accuracy/.')
+def main(dataset, root, models, threads, quick, fit_winners):
+    names = models.split(',')
+    unknown = [name for name in names if name not in GRIDS]
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)} (expected "
+                                 f"some of {', '.join(GRIDS)})",
+                                 param_hint='--models')
+    keep_freed_memory()
+    use_shared_data()
+    torch.set_num_threads(threads)
+    started_on, start = machine(), time.time()
+    if quick:
+        dataset = 'diginetica-sample'
+    train_set = load_dataset(dataset, root, 'train')
+    # The validation split `pyg-srgnn fit` cuts under the clean protocol.
+    training = TrainingConfig()
+    train_index, valid_index = get_protocol('clean').split(
+        training, train_set.sample_tensors()[3])
+    valid_loader = SessionLoader(train_set, valid_index, batch_size=500)
+    log = (lambda message: None) if quick else (
+        lambda message: print(message, flush=True))
+    results = {name: search(name, GRIDS[name], train_set, train_index,
+                            valid_loader, log) for name in names}
+    if quick:
+        print(json.dumps({name: {'winner': r['winner'],
+                                 'valid_HR@20': r['runs'][0]['valid_HR@20']}
+                          for name, r in results.items()}))
+        return
+    write_json(RESULTS_DIR / f'baseline-search-{dataset}.json', {
+        'command': 'python -m bench.baseline_search ' + ' '.join(
+            sys.argv[1:]),
+        'machine': started_on,
+        'wall_seconds': round(time.time() - start, 1),
+        'protocol': 'statistics of the clean protocol\'s training part, '
+                    'ranked on its validation split (the latest 10 % of '
+                    'training sessions); the test split is not read',
+        'rule': 'highest validation HR@20, then MRR@20',
+        'train_samples': len(train_index), 'valid_samples': len(valid_index),
+        'peak_rss_mb': peak_rss_mb(),
+        'models': results,
+    })
+    if fit_winners:
+        for name, options in [('pop', {}), ('spop', {})] + [
+                (name, r['winner']) for name, r in results.items()]:
+            config = FitConfig.from_options(
+                dataset=dataset, root=root, model=name, num_threads=threads,
+                progress=False, **options)
+            run(config, f'python -m bench.baseline_search --dataset '
+                f'{dataset} --fit-winners')
+
+
+if __name__ == '__main__':
+    main()
