@@ -40,6 +40,8 @@ With --no-fused-kernel, ours, gnn, evaluation and latency run the modules
     python -m bench.speed --quick  # < 60 s, prints one JSON line
     python -m bench.speed --default-malloc  # speed-default-malloc.json
     python -m bench.speed --out FILE  # the result to FILE
+    python -m bench.speed --model srsan  # SR-SAN's step against the floor
+                                         # on its shapes: speed-srsan.json
 """
 import itertools
 import json
@@ -64,6 +66,7 @@ from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.loader import GATHER_BATCHES
 from pyg_srgnn.data.registry import load_dataset
+from pyg_srgnn.models import MODELS, model_config
 from pyg_srgnn.nn import SRGNN, fused
 from pyg_srgnn.train import train_step
 
@@ -273,6 +276,70 @@ def train_benchmarks(
     return fns, pipeline_ms
 
 
+def ours_and_floor(times: Dict[str, List[float]]) -> Dict[str, object]:
+    r"""The medians of ours and the floor, their ratio, and the quartiles
+    of ours over the floor of the same round, which ran right after it (how
+    much the ratio moves as the machine's speed does)."""
+    ours, floor = np.median(times['ours']), np.median(times['floor'])
+    return {
+        'ours_ms': round(float(ours), 2),
+        'floor_ms': round(float(floor), 2),
+        'ratio_to_floor': round(float(ours / floor), 3),
+        'paired_ratio_p25_p50_p75': [
+            round(float(q), 3) for q in np.percentile(
+                np.array(times['ours']) / np.array(times['floor']),
+                [25, 50, 75])
+        ],
+    }
+
+
+def model_benchmarks(train_set, model, batch_size: int,
+                     seed: int) -> Dict[str, Callable[[], object]]:
+    r"""Ours and the floor for another model of the registry (e.g.
+    SR-SAN): its training steps, drawing shuffled batches from a
+    SessionLoader as `pyg-srgnn fit` does, and the floor on its shapes (its
+    item table and parameter count)."""
+    torch.manual_seed(seed)
+    loader = SessionLoader(train_set, batch_size=batch_size, shuffle=True,
+                           generator=torch.Generator().manual_seed(seed))
+    batches = endless(loader)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3,
+                                 weight_decay=1e-5, fused=True)
+    gen = np.random.default_rng(seed)
+    table, session, floor_optimizer = floor_tensors(model, batch_size)
+
+    def ours():
+        train_step(model, optimizer, next(batches))
+
+    def floor():
+        target = torch.from_numpy(gen.integers(0, model.num_items,
+                                               batch_size))
+        table.grad = None
+        F.cross_entropy(session @ table.t(), target).backward()
+        floor_optimizer.step()
+
+    return {'ours': ours, 'floor': floor}
+
+
+def model_speed(model_name: str, train_set, batch_size: int, seed: int,
+                rounds: int, warmup: int) -> Dict[str, object]:
+    r"""The training step of :obj:`model_name` (its registered defaults)
+    against the floor on its own shapes, side by side."""
+    model = model_config(model_name).build(train_set.num_items)
+    fns = model_benchmarks(train_set, model, batch_size, seed)
+    times = interleaved(fns, repeats=rounds, warmup=warmup,
+                        steps=GATHER_BATCHES)
+    return {
+        'model': model_name,
+        **ours_and_floor(times),
+        'hidden_channels': model.hidden_channels,
+        'parameters': sum(p.numel() for p in model.parameters()),
+        'raw_ms': {name: [round(x, 3) for x in t]
+                   for name, t in times.items()},
+    }
+
+
 def gnn_gemm_shapes(num_nodes: int, num_clicks: int, num_sessions: int,
                     d: int) -> List[Tuple[int, int, int]]:
     r"""The :obj:`(rows, in, out)` of every linear map of the session
@@ -358,12 +425,16 @@ def session_latency(model: SRGNN, train_set, repeats: int, k: int):
 @click.option('--no-fused-kernel', 'no_fused', is_flag=True,
               help='Run the session embedding as the PyTorch modules in '
               'ours, gnn, evaluation and latency.')
+@click.option('--model', 'model_name', type=click.Choice(
+    [name for name, cls in MODELS.items() if cls.neural]), default='srgnn',
+    show_default=True, help='Another model: its training step against the '
+    'floor on its shapes only; writes speed-MODEL.json.')
 @click.option('--out', 'out_path', default=None,
               help='Result file of a full run (default: '
               'bench/results/speed.json, or speed-default-malloc.json with '
               '--default-malloc).')
 def main(quick, dataset, root, threads, repeats, batch_size, seed,
-         default_malloc, no_fused, out_path):
+         default_malloc, no_fused, model_name, out_path):
     # Off glibc nothing can be kept; the file records what was in effect.
     keep_freed = not default_malloc and keep_freed_memory()
     use_shared_data()
@@ -372,6 +443,24 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
     # checkout.
     started_on = machine()
     train_set = load_dataset(dataset, root, 'train')
+    if model_name != 'srgnn':
+        out = model_speed(model_name, train_set, batch_size, seed,
+                          rounds=8 if quick else repeats,
+                          warmup=2 if quick else 5)
+        out['setup'] = {'dataset': dataset, 'batch_size': batch_size,
+                        'num_items': train_set.num_items,
+                        'repeats': repeats, 'steps_per_round': GATHER_BATCHES,
+                        'threads': threads, 'keep_freed_memory': keep_freed}
+        out['machine'] = started_on
+        if quick:
+            print(json.dumps({k: v for k, v in out.items()
+                              if k != 'raw_ms'}))
+            return
+        write_json(Path(out_path) if out_path else
+                   RESULTS_DIR / f'speed-{model_name}.json', out)
+        print(json.dumps({k: v for k, v in out.items() if k != 'raw_ms'},
+                         indent=2))
+        return
     num_items = train_set.num_items
     # Built (or loaded) before anything is timed; None where it cannot be.
     fused_kernel = not no_fused and fused.load_kernel() is not None
@@ -388,18 +477,9 @@ def main(quick, dataset, root, threads, repeats, batch_size, seed,
                                    (rounds, steps)).mean(axis=1).tolist()
     med = {name: float(np.median(t)) for name, t in times.items()}
     out = {
-        'ours_ms': round(med['ours'], 2),
-        'floor_ms': round(med['floor'], 2),
+        **ours_and_floor(times),
         'dense_ms': round(med['dense'], 2),
         'pipeline_ms': round(med['pipeline'], 3),
-        'ratio_to_floor': round(med['ours'] / med['floor'], 3),
-        # Ours over the floor of the same round, which ran right after it:
-        # how much the ratio moves as the machine's speed does.
-        'paired_ratio_p25_p50_p75': [
-            round(float(q), 3) for q in np.percentile(
-                np.array(times['ours']) / np.array(times['floor']),
-                [25, 50, 75])
-        ],
         'fused_kernel': fused_kernel,
         'modules_ms': round(med['modules'], 2),
         'modules_ratio_to_floor': round(med['modules'] / med['floor'], 3),

@@ -49,6 +49,22 @@ def test_speed_quick_runs(tmp_path):
     assert all(count >= 0 for count in out['page_faults_per_step'].values())
 
 
+def test_speed_of_another_model_quick_runs(tmp_path):
+    threads = torch.get_num_threads()
+    result = CliRunner().invoke(speed.main, [
+        '--quick', '--model', 'srsan', '--dataset', 'diginetica-sample',
+        '--root', str(tmp_path), '--threads', '1', '--repeats', '2'])
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out['model'] == 'srsan' and out['hidden_channels'] == 96
+    assert out['ours_ms'] > 0 and out['floor_ms'] > 0
+    assert out['ratio_to_floor'] == pytest.approx(
+        out['ours_ms'] / out['floor_ms'], rel=0.01)
+    result = CliRunner().invoke(speed.main, ['--model', 'pop'])
+    assert result.exit_code == 2  # baselines have no training step
+
+
 def test_baselines_quick_runs(tmp_path):
     threads = torch.get_num_threads()
     result = CliRunner().invoke(baselines.main, [

@@ -38,6 +38,23 @@ class ItemScores(torch.autograd.Function):
         return grad_session, grad_weight
 
 
+class LookupFirst(torch.autograd.Function):
+    r"""An autograd node that passes its input and gradient through.
+    Applied to the item table before a sparse-gradient item lookup (so
+    created first), it runs after the lookup's backward (autograd runs
+    later-created nodes first), so that the lookup's sparse gradient reaches
+    the table first and the dense scoring gradient then absorbs it in place
+    instead of being copied. Only the speed depends on this order;
+    the gradient is the same either way."""
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad
+
+
 class SessionModel(torch.nn.Module):
     r"""Base class of the session models: what the trainer, the evaluator
     and the recommender rely on, and nothing else.

@@ -8,7 +8,11 @@ from torch.nn import Embedding
 from torch_geometric.typing import Adj, OptTensor
 
 from pyg_srgnn.nn import fused
-from pyg_srgnn.nn.session_model import ItemScores, SessionModel
+from pyg_srgnn.nn.session_model import (
+    ItemScores,
+    LookupFirst,
+    SessionModel,
+)
 from pyg_srgnn.nn.session_readout import SessionReadout
 from pyg_srgnn.nn.srgnn_conv import SRGNNConv
 
@@ -35,22 +39,6 @@ OFFICIAL_KEYS = {
     'linear_transform.bias': 'readout.lin_hybrid.bias',
 }
 OFFICIAL_UNUSED = ('gnn.linear_edge_f.weight', 'gnn.linear_edge_f.bias')
-
-
-class _Identity(torch.autograd.Function):
-    r"""An autograd node that passes its input and gradient through. Created
-    before the item lookup, it runs after the lookup's backward (autograd
-    runs later-created nodes first), so that the lookup's sparse gradient
-    reaches the table first and the dense scoring gradient then absorbs it
-    in place instead of being copied. Only the speed depends on this order;
-    the gradient is the same either way."""
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        return grad
 
 
 class SRGNN(SessionModel):
@@ -198,7 +186,7 @@ class SRGNN(SessionModel):
             batch (torch.Tensor): The session of every node.
             edge_weight (torch.Tensor, optional): Edge weights.
         """
-        weight = _Identity.apply(self.embedding.weight)  # before the lookup
+        weight = LookupFirst.apply(self.embedding.weight)  # before the lookup
         session = self.session_embedding(x, edge_index, alias_index,
                                          last_index, batch, edge_weight,
                                          sparse_grad=True)

@@ -1,12 +1,17 @@
 from typing import Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import TransformerEncoder, TransformerEncoderLayer
 
 from torch_geometric.utils import to_dense_batch
 
-from pyg_srgnn.nn.session_model import SessionModel
+from pyg_srgnn.nn.session_model import (
+    ItemScores,
+    LookupFirst,
+    SessionModel,
+)
 
 
 class SRSAN(SessionModel):
@@ -76,6 +81,7 @@ class SRSAN(SessionModel):
         last_index: Tensor,
         batch: Tensor,
         return_attention_weights: bool = False,
+        sparse_grad: bool = False,
     ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         r"""Returns the session embeddings, :obj:`[B, hidden_channels]`, and
         with :obj:`return_attention_weights` the last encoder layer's
@@ -91,6 +97,9 @@ class SRSAN(SessionModel):
             last_index (torch.Tensor): The node of every session's last
                 click, :obj:`[B]`.
             batch (torch.Tensor): The session of every node.
+            sparse_grad (bool, optional): The item lookup back-propagates a
+                sparse gradient (as :meth:`forward_batch` has it, since the
+                scores give the table a dense one). (default: :obj:`False`)
         """
         num_sessions = last_index.numel()
         if self.faithful:
@@ -110,7 +119,8 @@ class SRSAN(SessionModel):
             position = mask.sum(dim=1) - 1  # the last click
             padding = ~mask
         rows = torch.arange(num_sessions, device=x.device)
-        h = self.embedding(items)  # [B, L, F]
+        h = F.embedding(items, self.embedding.weight,
+                        sparse=sparse_grad)  # [B, L, F]
         if not return_attention_weights:
             h = self.encoder(h, src_key_padding_mask=padding)
             return h[rows, position]
@@ -137,6 +147,16 @@ class SRSAN(SessionModel):
     def session_embedding_batch(self, data) -> Tensor:
         return self.session_embedding(data.x, data.alias_index,
                                       data.last_index, data.batch)
+
+    def forward_batch(self, data) -> Tensor:
+        # The table's gradient: the scores' dense one absorbs the lookup's
+        # sparse one in place (see LookupFirst); the same values as the
+        # dense lookup gives.
+        weight = LookupFirst.apply(self.embedding.weight)  # first
+        session = self.session_embedding(data.x, data.alias_index,
+                                         data.last_index, data.batch,
+                                         sparse_grad=True)
+        return ItemScores.apply(session, weight)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_items={self.num_items}, '
