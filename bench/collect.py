@@ -10,6 +10,7 @@ from statistics import mean, stdev
 from typing import Dict, List
 
 from bench.common import BENCH_DIR, RESULTS_DIR
+from bench.compare import comparison, comparison_table
 from pyg_srgnn.config import FitConfig
 
 PAPER = {  # HR@20 / MRR@20 (%), SR-GNN paper, Table 2 ("P@20" = HR@20)
@@ -324,6 +325,11 @@ def main():
         if name == 'speed-default-malloc' and path.is_file():
             sections.append('### Every full speed run\n\n' +
                             speed_runs_table())
+    compared = comparison()
+    if compared:
+        sections.append('### Every model side by side (`bench/results/'
+                        'comparison.json`, `python -m bench.compare '
+                        'table`)\n\n' + comparison_table(compared))
     full_runs = full_run_memory()
     if full_runs:
         sections.append('### Memory of whole accuracy runs (`run.json`, '

@@ -409,3 +409,46 @@ def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
     assert [r['best_epoch'] for r in niser['runs']] == [2, 1]
     assert srgnn['candidate'] == 'srgnn' and srgnn['valid_HR@20'] == 50.0
     assert srgnn['runs'][0]['finished']
+
+
+def test_compare_table_reads_each_models_runs(tmp_path, monkeypatch):
+    import bench.accuracy
+    import bench.compare
+
+    monkeypatch.setattr(bench.accuracy, 'RESULTS_DIR', tmp_path)
+    monkeypatch.setattr(bench.compare, 'RESULTS_DIR', tmp_path)
+
+    def write_run(name, test, extras=None):
+        run_dir = tmp_path / 'accuracy' / name
+        run_dir.mkdir(parents=True)
+        (run_dir / 'metrics.json').write_text(json.dumps({'test': test}))
+        if extras is not None:
+            (run_dir / 'test-extras.json').write_text(json.dumps(
+                {'test': extras}))
+
+    # SR-GNN's default runs, one completed by `evaluate`; the V-SKNN run
+    # with the options its validation search chose, beside one with
+    # session-rec's defaults, which the table must not take.
+    write_run('diginetica-clean-official-refit-seed0',
+              {'HR@20': 0.50, 'MRR@20': 0.17},
+              extras={'HR@20': 0.1, 'Coverage@20': 0.4})
+    write_run('diginetica-clean-official-refit-seed1',
+              {'HR@20': 0.52, 'MRR@20': 0.18, 'Coverage@20': 0.5})
+    write_run('diginetica-clean-vsknn-official-refit-n200-seed0',
+              {'HR@20': 0.49, 'MRR@20': 0.16})
+    write_run('diginetica-clean-vsknn-official-refit-seed0',
+              {'HR@20': 0.99, 'MRR@20': 0.99})
+    (tmp_path / 'baseline-search-diginetica.json').write_text(json.dumps(
+        {'models': {'vsknn': {'winner': {'neighbors': 200}}}}))
+    result = bench.compare.comparison()
+    rows = {row['model']: row for row in result['diginetica']}
+    assert set(rows) == {'SR-GNN', 'V-SKNN'}
+    # A run's own metrics win over the extras computed later.
+    assert rows['SR-GNN']['test']['HR@20'] == [0.50, 0.52]
+    assert rows['SR-GNN']['test']['Coverage@20'] == [0.4, 0.5]
+    assert rows['V-SKNN']['options'] == {'model': 'vsknn', 'neighbors': 200}
+    assert rows['V-SKNN']['test']['HR@20'] == [0.49]
+    table = bench.compare.comparison_table(result)
+    assert '| diginetica | SR-GNN | 2 | 51.00 ± 1.41 | 17.50 ± 0.71 |' in (
+        table)
+    assert '| diginetica | V-SKNN | 1 | 49.00 | 16.00 | - |' in table
