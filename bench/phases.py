@@ -39,8 +39,7 @@ from pyg_srgnn.data.loader import GATHER_BATCHES
 from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.loss import full_softmax_loss
 from pyg_srgnn.nn import SRGNN, fused
-from pyg_srgnn.nn.session_model import ItemScores
-from pyg_srgnn.nn.srgnn import _Identity
+from pyg_srgnn.nn.session_model import ItemScores, LookupFirst
 
 
 def median_ms(times: Dict[str, List[float]]) -> Dict[str, float]:
@@ -121,7 +120,7 @@ def main(dataset, root, threads, rounds, seed, out):
             m.append(clock())
             optimizer.zero_grad()
             m.append(clock())
-            weight = _Identity.apply(model.embedding.weight)
+            weight = LookupFirst.apply(model.embedding.weight)
             embedded = embed(model, batch)
             m.append(clock())
             scores = ItemScores.apply(embedded, weight)
