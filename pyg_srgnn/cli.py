@@ -13,6 +13,7 @@ from click.core import ParameterSource
 
 from pyg_srgnn import __version__
 from pyg_srgnn.config import (
+    LOSSES,
     LR_SCHEDULES,
     PROTOCOLS,
     VALID_SPLITS,
@@ -25,6 +26,7 @@ from pyg_srgnn.config import (
 from pyg_srgnn.data.registry import DATASETS
 from pyg_srgnn.data.session_graph import EDGE_WEIGHTS
 from pyg_srgnn.models import MODELS, model_option_names
+from pyg_srgnn.sampling import SAMPLERS
 
 CHOICES = {
     'dataset': tuple(DATASETS),
@@ -32,6 +34,8 @@ CHOICES = {
     'protocol': PROTOCOLS,
     'lr_schedule': LR_SCHEDULES,
     'valid_split': VALID_SPLITS,
+    'loss': LOSSES,
+    'sampler': SAMPLERS,
 }
 MODEL_HELP = ("The model: 'srgnn' (SR-GNN, Wu et al., 2019), 'srsan' (SR-SAN, "
               "Fang, 2021), or a baseline of session-rec: 'pop', 'spop', "

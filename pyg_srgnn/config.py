@@ -19,12 +19,14 @@ from pyg_srgnn.models import (
     model_config,
     option,
 )
+from pyg_srgnn.sampling import SAMPLERS
 from pyg_srgnn.text_files import decode_text
 
 PROTOCOLS = ('clean', 'paper')
 # When StepLR steps: after each epoch, or before it as the official loop.
 LR_SCHEDULES = ('step', 'official')
 VALID_SPLITS = ('latest', 'random')
+LOSSES = ('full', 'sampled')
 # Training settings that suit a data set's size. The paper's suit the
 # published splits; on the shipped sample (1,058 training samples under the
 # clean protocol) they make 11 steps an epoch and decay the learning rate
@@ -112,6 +114,18 @@ class TrainingConfig:
         'that many epochs and test it (a baseline gathers its statistics '
         'again from all of them) [default: on under the clean protocol; '
         'the paper protocol has no validation split].')
+    loss: str = option(
+        'full', "'full': softmax over all items, as SR-GNN trains. "
+        "'sampled': sampled softmax against --num-negatives items shared by "
+        "a batch (logQ-corrected, accidental hits masked); the item table "
+        "then gets sparse row gradients and a lazy Adam update, for large "
+        "catalogues. Evaluation stays a full ranking.")
+    num_negatives: int = option(
+        8192, "Sampled softmax: negatives per batch (the 'in-batch' sampler "
+        "uses the batch's other targets instead).")
+    sampler: str = option(
+        'popularity', "Sampled softmax: how negatives are drawn: "
+        "'uniform', 'popularity' (by training clicks + 1) or 'in-batch'.")
     monitor: str = option(
         'HR@20', 'Clean protocol: the validation metric that picks the '
         'epoch.')
@@ -146,6 +160,10 @@ class TrainingConfig:
             (len(self.ks) > 0 and self.ks[0] >= 1, 'ks',
              'positive integers'),
             (0 <= self.seed < 2**63, 'seed', 'an integer in [0, 2**63)'),
+            (self.loss in LOSSES, 'loss', f"one of {', '.join(LOSSES)}"),
+            (self.num_negatives >= 1, 'num_negatives', 'at least 1'),
+            (self.sampler in SAMPLERS, 'sampler',
+             f"one of {', '.join(SAMPLERS)}"),
         ])
         name, _, k = self.monitor.partition('@')
         if name not in ('HR', 'MRR', 'NDCG') or not k.isdigit() or int(
@@ -208,6 +226,10 @@ class FitConfig:
         for name, value in dataset_settings(self.data.dataset).items():
             if getattr(self.training, name) is None:
                 setattr(self.training, name, value)
+        if self.training.loss == 'sampled' and not self.model.neural:
+            raise ValueError(f"Invalid 'loss': 'sampled' (expected 'full' "
+                             f"for {self.model_name}, which trains no "
+                             f"epochs)")
 
     @property
     def model_name(self) -> str:

@@ -1,5 +1,8 @@
-r"""Training losses: they take a model's scores and the targets, so that any
-model of the :class:`~pyg_srgnn.nn.SessionModel` contract trains with them."""
+r"""Training losses, outside the models: any model of the
+:class:`~pyg_srgnn.nn.SessionModel` contract trains with them (the full
+softmax takes its scores of every item; sampled softmax its session
+embeddings and :meth:`item_logits` of some items)."""
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -13,3 +16,39 @@ def full_softmax_loss(scores: Tensor, target: Tensor) -> Tensor:
         target (torch.Tensor): The target item ids, :obj:`[B]`.
     """
     return F.cross_entropy(scores, target - 1)
+
+
+class SampledSoftmaxLoss:
+    r"""Sampled softmax (Jean et al., 2015): each sample's target against
+    the negatives the batch shares (:mod:`pyg_srgnn.sampling`), every logit
+    corrected by :math:`-\log Q` of its item (Yi et al., RecSys 2019), and
+    a negative equal to the sample's target masked (an accidental hit).
+
+    Only the rows of the items scored (and those looked up by the session
+    embedding) get a gradient, a sparse one, so that a step no longer
+    touches the whole item table (:class:`~pyg_srgnn.optim.LazyAdam`
+    updates those rows only).
+
+    Args:
+        sampler (NegativeSampler): Draws the negatives.
+    """
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def __call__(self, model, batch) -> Tensor:
+        target = batch.y
+        size = target.numel()
+        items = torch.cat([target, self.sampler.sample(target)])
+        session = model.session_embedding_batch(batch, sparse_grad=True)
+        logits = model.item_logits(session, items, sparse_grad=True)
+        logits = logits - self.sampler.log_q(items, size).view(1, -1)
+        own = torch.zeros_like(logits, dtype=torch.bool)
+        rows = torch.arange(size, device=target.device)
+        own[rows, rows] = True
+        # Accidental hits: the target again, as another sample's target or
+        # as a negative drawn.
+        masked = (items.view(1, -1) == target.view(-1, 1)) & ~own
+        if not self.sampler.in_batch:  # the other targets are no negatives
+            masked[:, :size] |= ~own[:, :size]
+        logits = logits.masked_fill(masked, float('-inf'))
+        return F.cross_entropy(logits, rows)

@@ -25,7 +25,7 @@ from pyg_srgnn.config import (
 )
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.data.registry import load_dataset
-from pyg_srgnn.loss import full_softmax_loss
+from pyg_srgnn.loss import SampledSoftmaxLoss, full_softmax_loss
 from pyg_srgnn.metrics import (
     ListMetrics,
     RankingMetrics,
@@ -33,17 +33,32 @@ from pyg_srgnn.metrics import (
     target_rank,
 )
 from pyg_srgnn.nn import SRGNN, SessionModel, fused
-from pyg_srgnn.popularity import evaluate_popularity, session_popularity
+from pyg_srgnn.optim import LazyAdam
+from pyg_srgnn.popularity import (
+    evaluate_popularity,
+    item_popularity,
+    session_popularity,
+)
 from pyg_srgnn.protocol import get_protocol
 from pyg_srgnn.run_log import RunLog
+from pyg_srgnn.sampling import make_sampler
 from pyg_srgnn.text_files import read_json_object
+
+# A training loss that takes the model and a batch (the full softmax when
+# none is given).
+LossFn = Callable[[SessionModel, Any], Tensor]
 
 
 def train_step(model: SessionModel, optimizer: torch.optim.Optimizer,
-               batch) -> Tensor:
-    r"""One optimizer step on :obj:`batch`; returns its loss."""
+               batch, loss_fn: Optional[LossFn] = None) -> Tensor:
+    r"""One optimizer step on :obj:`batch`; returns its loss: the full
+    softmax over all items, or :obj:`loss_fn(model, batch)` (e.g.
+    :class:`~pyg_srgnn.loss.SampledSoftmaxLoss`)."""
     optimizer.zero_grad()
-    loss = full_softmax_loss(model.forward_batch(batch), batch.y)
+    if loss_fn is None:
+        loss = full_softmax_loss(model.forward_batch(batch), batch.y)
+    else:
+        loss = loss_fn(model, batch)
     loss.backward()
     optimizer.step()
     return loss
@@ -51,14 +66,15 @@ def train_step(model: SessionModel, optimizer: torch.optim.Optimizer,
 
 def train_epoch(model: SessionModel, loader: SessionLoader,
                 optimizer: torch.optim.Optimizer,
-                progress: Optional[tqdm] = None) -> float:
+                progress: Optional[tqdm] = None,
+                loss_fn: Optional[LossFn] = None) -> float:
     r"""One pass over :obj:`loader`; returns the mean training loss."""
     model.train()
     device = model.device
     total_loss = num_samples = 0
     for batch in loader:
         batch = batch.to(device)
-        loss = train_step(model, optimizer, batch)
+        loss = train_step(model, optimizer, batch, loss_fn)
         total_loss += float(loss.detach()) * batch.num_graphs
         num_samples += batch.num_graphs
         if progress is not None:
@@ -187,6 +203,12 @@ def settings_lines(config: FitConfig) -> List[str]:
     training = config.training
     schedule = (', StepLR stepped before each epoch (official)'
                 if training.lr_schedule == 'official' else '')
+    if training.loss == 'sampled':
+        negatives = ('the batch\'s other targets' if training.sampler ==
+                     'in-batch' else f'{training.num_negatives:,} '
+                     f'{training.sampler} negatives')
+        schedule += (f', sampled softmax ({negatives}, logQ-corrected; '
+                     f'lazy Adam on the item table)')
     lines = [f'settings: {config.model.describe()}; batch size '
              f'{training.batch_size}, Adam lr {training.lr:g}, L2 '
              f'{training.weight_decay:g}, StepLR {training.lr_step} / '
@@ -217,8 +239,8 @@ def torch_device(name: str) -> torch.device:
 
 
 def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
-              optimizer: torch.optim.Optimizer, scheduler,
-              name: str) -> Tuple[float, float, float]:
+              optimizer: torch.optim.Optimizer, scheduler, name: str,
+              loss_fn: Optional[LossFn] = None) -> Tuple[float, float, float]:
     r"""Trains one epoch with the learning-rate schedule of :obj:`config`;
     returns the mean loss, the learning rate it trained at and its
     seconds."""
@@ -232,11 +254,27 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
     start = time.perf_counter()
     with tqdm(total=len(loader), desc=name, leave=False, unit='batch',
               disable=not config.runtime.progress) as progress:
-        loss = train_epoch(model, loader, optimizer, progress)
+        loss = train_epoch(model, loader, optimizer, progress, loss_fn)
     seconds = time.perf_counter() - start
     if config.training.lr_schedule == 'step':
         scheduler.step()
     return loss, lr, seconds
+
+
+def make_loss(config: FitConfig, train_set, index: Tensor,
+              generator: torch.Generator) -> Optional[LossFn]:
+    r"""The training loss of :obj:`config`: :obj:`None` for the full
+    softmax, else sampled softmax with its sampler built from the training
+    samples at :obj:`index` (their sessions' clicks and their targets),
+    drawing with :obj:`generator`."""
+    if config.training.loss == 'full':
+        return None
+    targets = train_set.sample_tensors()[2][index]
+    sampler = make_sampler(
+        config.training.sampler, train_set.num_items,
+        config.training.num_negatives, session_popularity(train_set, index),
+        item_popularity(targets, train_set.num_items), generator)
+    return SampledSoftmaxLoss(sampler)
 
 
 def new_training(config: FitConfig, num_items: int, device: torch.device,
@@ -248,9 +286,13 @@ def new_training(config: FitConfig, num_items: int, device: torch.device,
                               fused=config.runtime.fused_kernel).to(device)
     if device.type == 'cpu' and isinstance(model, SRGNN):
         prepare_fused_kernel(model, log)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.training.lr,
-                                 weight_decay=config.training.weight_decay,
-                                 fused=True)
+    if config.training.loss == 'sampled':  # sparse item-table gradients
+        optimizer = LazyAdam(model.parameters(), lr=config.training.lr,
+                             weight_decay=config.training.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.training.lr,
+            weight_decay=config.training.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.StepLR(
         optimizer, config.training.lr_step, config.training.lr_gamma)
     return model, optimizer, scheduler
@@ -380,6 +422,14 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                                      batch_size=config.training.batch_size,
                                      shuffle=True, generator=generator)
 
+    # Sampled softmax draws its negatives with a generator of its own,
+    # saved with the run's state so that a resumed run draws the same.
+    sampler_generator = torch.Generator().manual_seed(config.training.seed)
+    loss_fn = make_loss(config, train_set, train_loader.index,
+                        sampler_generator)
+    refit_loss_fn = None if refit_loader is None else make_loss(
+        config, train_set, refit_loader.index, sampler_generator)
+
     refit = (', then refit on all training samples'
              if config.training.refit else '')
     log(f'{config.data.dataset}: {len(train_loader.index):,} training '
@@ -412,6 +462,8 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         optimizer.load_state_dict(last['optimizer'])
         scheduler.load_state_dict(last['scheduler'])
         generator.set_state(last['generator'])
+        if 'sampler_generator' in last:
+            sampler_generator.set_state(last['sampler_generator'])
         state = last['state']
         log(f'resuming {run_dir} after epoch {state["epoch"]}'
             + (f' and refit epoch {state["refit_epoch"]}'
@@ -422,8 +474,11 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         'refit_epoch', 0))
 
     def save_last(checkpoint: Dict[str, Any]) -> None:
+        sampled = {} if loss_fn is None else {
+            'sampler_generator': sampler_generator.get_state()}
         save_checkpoint(last_path, {**checkpoint, 'state': state,
-                                    'generator': generator.get_state()})
+                                    'generator': generator.get_state(),
+                                    **sampled})
 
     stopped = (state['bad_epochs'] >= config.training.patience
                or 'refit_epoch' in state)
@@ -432,7 +487,7 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             break
         loss, lr, train_time = run_epoch(config, model, train_loader,
                                          optimizer, scheduler,
-                                         f'epoch {epoch}')
+                                         f'epoch {epoch}', loss_fn)
         metrics = evaluate(model, select_loader, config.training.ks)
         improved = protocol.update(state, metrics, epoch,
                                    config.training)
@@ -478,13 +533,14 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                 model, optimizer, scheduler = new_training(
                     config, num_items, device, lambda message: None)
                 generator.manual_seed(config.training.seed)
+                sampler_generator.manual_seed(config.training.seed)
                 state['refit_epoch'] = 0
             log(f'refit: {chosen} epoch(s) on all {len(refit_loader.index):,} '
                 f'training samples')
             for refit_epoch in range(state['refit_epoch'] + 1, chosen + 1):
                 loss, lr, train_time = run_epoch(
                     config, model, refit_loader, optimizer, scheduler,
-                    f'refit epoch {refit_epoch}')
+                    f'refit epoch {refit_epoch}', refit_loss_fn)
                 state['refit_epoch'] = refit_epoch
                 save_last(make_checkpoint(model, optimizer, scheduler, config,
                                           refit_epoch, {}, train_set))

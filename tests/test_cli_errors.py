@@ -48,6 +48,19 @@ CASES = [
      "srgnn, not of srsan (got 16.0)", 2),
     ('fit --heads 4', "'heads' is an option of srsan, not of srgnn (got 4)",
      2),
+    ('fit --loss hinge', "'hinge' is not one of 'full', 'sampled'", 2),
+    ('fit --loss sampled --num-negatives 0', "Invalid 'num_negatives': 0 "
+     "(expected at least 1)", 2),
+    ('fit --loss sampled --sampler zipf', "'zipf' is not one of "
+     "'uniform', 'popularity', 'in-batch'", 2),
+    ('fit --model vsknn --loss sampled', "Invalid 'loss': 'sampled' "
+     "(expected 'full' for vsknn, which trains no epochs)", 2),
+    ('fit --model pop --neighbors 5', "'neighbors' is an option of "
+     "itemknn, sknn, vsknn, not of pop (got 5)", 2),
+    ('fit --model sknn --similarity vec', "Invalid 'similarity': 'vec' "
+     "(expected one of cosine, jaccard)", 2),
+    ('evaluate --checkpoint {run}/checkpoint.pt --hybrid-short 3 '
+     '--short-checkpoint {file}', "is not a pyg-srgnn checkpoint", 1),
     ('fit --model srsan --heads 5', "Invalid 'heads': 5 (expected at least 1 "
      "and a divisor of hidden_channels (96))", 2),
     ('fit --model srsan --dropout 1', "Invalid 'dropout': 1.0 (expected in "

@@ -19,15 +19,15 @@ KILLED_RUN = textwrap.dedent('''
     import pyg_srgnn.train
     from pyg_srgnn.train import fit
 
-    loss, calls = pyg_srgnn.train.full_softmax_loss, [0]
+    step, calls = pyg_srgnn.train.train_step, [0]
 
-    def loss_then_die(scores, target):
+    def step_then_die(*args):
         calls[0] += 1
         if calls[0] == int(sys.argv[4]):
             os.kill(os.getpid(), signal.SIGKILL)
-        return loss(scores, target)
+        return step(*args)
 
-    pyg_srgnn.train.full_softmax_loss = loss_then_die
+    pyg_srgnn.train.train_step = step_then_die
     fit(FitConfig.from_options(
             root=sys.argv[1], run_dir=sys.argv[2], hidden_channels=8,
             epochs=5, batch_size=100, progress=False, num_threads=1,
@@ -53,6 +53,11 @@ def small(tmp_path, run, options):
     # 5 epochs of 11 batches, then the refit's epochs of 13 (all samples):
     # killed in the refit's second epoch.
     (dict(protocol='clean'), 73, [1, 2, 3, 4, 5, 6]),
+    # Sampled softmax: its negatives drawn as the uninterrupted run drew.
+    (dict(protocol='clean', loss='sampled', num_negatives=32), 30, [1, 2]),
+    # ... and in the refit's first epoch (after 5 epochs of 11 batches).
+    (dict(protocol='clean', loss='sampled', sampler='uniform',
+          num_negatives=32), 58, [1, 2, 3, 4, 5]),
 ])
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, options,
                                                        kill_at,

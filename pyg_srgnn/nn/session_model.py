@@ -5,6 +5,7 @@ import math
 from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 from torch.nn import Embedding
@@ -103,8 +104,11 @@ class SessionModel(torch.nn.Module):
         :obj:`[B, num_items]`."""
         return self.item_logits(self.session_embedding_batch(data))
 
-    def session_embedding_batch(self, data) -> Tensor:
-        r"""The session embeddings of :obj:`data`, :obj:`[B, F]`."""
+    def session_embedding_batch(self, data,
+                                sparse_grad: bool = False) -> Tensor:
+        r"""The session embeddings of :obj:`data`, :obj:`[B, F]`; with
+        :obj:`sparse_grad`, the item lookup back-propagates a sparse
+        gradient to the item table."""
         raise ValueError(f'{self.__class__.__name__} has no session '
                          f'embedding')
 
@@ -115,14 +119,17 @@ class SessionModel(torch.nn.Module):
         raise ValueError(f'{self.__class__.__name__} has no attention '
                          f'weights to explain')
 
-    def item_logits(self, session: Tensor,
-                    items: Optional[Tensor] = None) -> Tensor:
+    def item_logits(self, session: Tensor, items: Optional[Tensor] = None,
+                    sparse_grad: bool = False) -> Tensor:
         r"""The scores of all items, :obj:`[B, num_items]`, or of the items
         :obj:`items` (ids, :obj:`[M]`) only, :obj:`[B, M]`, for the session
-        embeddings :obj:`session`: dot products with the item table."""
+        embeddings :obj:`session`: dot products with the item table. With
+        :obj:`items` and :obj:`sparse_grad`, the table's gradient is sparse
+        (those rows only), as sampled softmax trains."""
         if items is None:
             return ItemScores.apply(session, self.embedding.weight)
-        return session @ self.embedding(items).t()
+        return session @ F.embedding(items, self.embedding.weight,
+                                     sparse=sparse_grad).t()
 
     @torch.no_grad()
     def score_sessions(self, sessions: Sequence[Sequence[int]],

@@ -200,11 +200,12 @@ class SRGNN(SessionModel):
         weight = F.normalize(weight, dim=-1)
         return self.norm_scale * ItemScores.apply(session, weight)
 
-    def item_logits(self, session: Tensor,
-                    items: OptTensor = None) -> Tensor:
+    def item_logits(self, session: Tensor, items: OptTensor = None,
+                    sparse_grad: bool = False) -> Tensor:
         if items is None:
             return self.scores(session, self.embedding.weight)
-        rows = self.embedding(items)  # [M, F]
+        rows = F.embedding(items, self.embedding.weight,
+                           sparse=sparse_grad)  # [M, F]
         if self.norm_scale is None:
             return session @ rows.t()
         return self.norm_scale * session @ F.normalize(rows, dim=-1).t()
@@ -216,11 +217,13 @@ class SRGNN(SessionModel):
             data.batch, getattr(data, 'edge_weight', None),
             return_attention_weights=True)[1]
 
-    def session_embedding_batch(self, data) -> Tensor:
+    def session_embedding_batch(self, data,
+                                sparse_grad: bool = False) -> Tensor:
         return self.session_embedding(data.x, data.edge_index,
                                       data.alias_index, data.last_index,
                                       data.batch,
-                                      getattr(data, 'edge_weight', None))
+                                      getattr(data, 'edge_weight', None),
+                                      sparse_grad=sparse_grad)
 
     def forward_batch(self, data) -> Tensor:
         r"""Calls :meth:`forward` on a batch built by

@@ -144,9 +144,11 @@ class SRSAN(SessionModel):
                                       data.last_index, data.batch,
                                       return_attention_weights=True)[1]
 
-    def session_embedding_batch(self, data) -> Tensor:
+    def session_embedding_batch(self, data,
+                                sparse_grad: bool = False) -> Tensor:
         return self.session_embedding(data.x, data.alias_index,
-                                      data.last_index, data.batch)
+                                      data.last_index, data.batch,
+                                      sparse_grad=sparse_grad)
 
     def forward_batch(self, data) -> Tensor:
         # The table's gradient: the scores' dense one absorbs the lookup's
