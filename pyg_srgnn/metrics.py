@@ -105,7 +105,12 @@ class ListMetrics:
     def update(self, scores: Tensor) -> None:
         r"""Adds the top-:obj:`K` lists of :obj:`scores`,
         :obj:`[B, num_items]`."""
-        top = scores.topk(self.ks[-1], dim=1).indices.cpu()  # [B, K_max]
+        self.update_lists(scores.topk(self.ks[-1], dim=1).indices)
+
+    def update_lists(self, top: Tensor) -> None:
+        r"""Adds top lists already taken: item columns, best first,
+        :obj:`[B, K]` with :obj:`K` at least the largest cut-off."""
+        top = top.cpu()
         self.count += top.size(0)
         for k in self.ks:
             columns = top[:, :k]

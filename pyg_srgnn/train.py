@@ -83,9 +83,50 @@ def train_epoch(model: SessionModel, loader: SessionLoader,
     return total_loss / num_samples
 
 
+# Catalogues larger than this are ranked in chunks of this many items.
+ITEM_CHUNK = 65536
+
+
+@torch.no_grad()
+def chunked_rank(model: SessionModel, batch, k: int,
+                 chunk: int = ITEM_CHUNK) -> Tuple[Tensor, Tensor]:
+    r"""The rank of every target among all items and the top-:obj:`k`
+    item columns, computed :obj:`chunk` items at a time with a running
+    top-:obj:`k`, so that memory stays :obj:`[B, chunk]` at any catalogue
+    size (neural models: session embeddings against rows of the table).
+
+    A target's rank counts the other items scored strictly higher than it,
+    as :func:`~pyg_srgnn.metrics.target_rank` does."""
+    session = model.session_embedding_batch(batch)
+    target = batch.y
+    rows = torch.arange(target.numel(), device=target.device)
+    target_score = model.item_logits(session, target)[rows, rows]
+    rank = torch.ones_like(target)
+    top_values = top_index = None
+    for start in range(0, model.num_items, chunk):
+        items = torch.arange(start + 1, min(start + chunk, model.num_items)
+                             + 1, device=target.device)
+        scores = model.item_logits(session, items)  # [B, C]
+        ahead = (scores > target_score.view(-1, 1)) & (
+            items.view(1, -1) != target.view(-1, 1))
+        rank += ahead.sum(dim=1)
+        values, index = scores.topk(min(k, items.numel()), dim=1)
+        index = index + start
+        if top_values is not None:
+            values = torch.cat([top_values, values], dim=1)
+            index = torch.cat([top_index, index], dim=1)
+            values, order = values.topk(k, dim=1)
+            index = index.gather(1, order)
+        top_values, top_index = values, index
+    # A NaN target score must never count as a hit.
+    rank = rank.masked_fill(torch.isnan(target_score), model.num_items + 1)
+    return rank, top_index
+
+
 @torch.no_grad()
 def evaluate(model: SessionModel, loader: SessionLoader, ks=(20, ),
-             popularity: Optional[Tensor] = None) -> Dict[str, float]:
+             popularity: Optional[Tensor] = None,
+             item_chunk: int = ITEM_CHUNK) -> Dict[str, float]:
     r"""Ranks every target among all items; returns HR/MRR/NDCG at each K.
 
     With :obj:`popularity` (the training count of every item,
@@ -93,6 +134,10 @@ def evaluate(model: SessionModel, loader: SessionLoader, ks=(20, ),
     (:class:`~pyg_srgnn.metrics.ListMetrics`) and HR/MRR/NDCG@K of the
     samples with short (at most 3 clicks) and longer prefixes, as
     :obj:`'HR@20 short'` and :obj:`'HR@20 long'`.
+
+    A neural model over more than :obj:`item_chunk` items is ranked in
+    chunks of that many items (:func:`chunked_rank`): the full ranking in
+    bounded memory.
     """
     model.eval()
     device = model.device
@@ -101,13 +146,20 @@ def evaluate(model: SessionModel, loader: SessionLoader, ks=(20, ),
     if popularity is not None:
         lists = ListMetrics(ks, popularity)
         by_length = {name: RankingMetrics(ks) for name in ('short', 'long')}
+    chunked = model.neural and model.num_items > item_chunk
     for batch in loader:
         batch = batch.to(device)
-        scores = model.forward_batch(batch)
-        rank = target_rank(scores, batch.y - 1)
+        if chunked:
+            rank, top = chunked_rank(model, batch, max(ks), item_chunk)
+            if lists is not None:
+                lists.update_lists(top)
+        else:
+            scores = model.forward_batch(batch)
+            rank = target_rank(scores, batch.y - 1)
+            if lists is not None:
+                lists.update(scores)
         metrics.update(rank)
         if lists is not None:
-            lists.update(scores)
             length = torch.bincount(batch.batch[batch.alias_index],
                                     minlength=batch.num_graphs)
             split_by_length(by_length, rank, length)

@@ -154,3 +154,29 @@ def test_samplers_draw_and_weigh_as_they_say():
                           torch.log(torch.tensor([100000.0, 1000.0])))
     with pytest.raises(ValueError, match="Unknown sampler 'zipf'"):
         make_sampler('zipf', 4, 10, popularity, popularity)
+
+
+@pytest.mark.parametrize('name,options', [
+    ('srgnn', {}), ('srgnn', {'norm_scale': 16.0}), ('srsan', {}),
+])
+def test_chunked_evaluation_is_the_full_ranking(tmp_path, name, options):
+    from pyg_srgnn.data import SessionLoader
+    from pyg_srgnn.data.registry import load_dataset
+    from pyg_srgnn.models import model_config
+    from pyg_srgnn.popularity import session_popularity
+    from pyg_srgnn.train import evaluate, train_epoch
+
+    root = str(tmp_path / 'data')
+    train_set = load_dataset('diginetica-sample', root, 'train')
+    test_set = load_dataset('diginetica-sample', root, 'test')
+    torch.manual_seed(0)
+    model = model_config(name, hidden_channels=16, **options).build(
+        train_set.num_items)
+    train_epoch(model, SessionLoader(train_set, batch_size=50, shuffle=True),
+                torch.optim.Adam(model.parameters(), lr=1e-2))
+    loader = SessionLoader(test_set, batch_size=40)
+    popularity = session_popularity(train_set)
+    full = evaluate(model, loader, (5, 20), popularity)
+    # 309 items in chunks of 50 (the last one shorter).
+    chunked = evaluate(model, loader, (5, 20), popularity, item_chunk=50)
+    assert chunked == pytest.approx(full, abs=1e-9)
