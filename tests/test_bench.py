@@ -452,3 +452,21 @@ def test_compare_table_reads_each_models_runs(tmp_path, monkeypatch):
     assert '| diginetica | SR-GNN | 2 | 51.00 ± 1.41 | 17.50 ± 0.71 |' in (
         table)
     assert '| diginetica | V-SKNN | 1 | 49.00 | 16.00 | - |' in table
+
+
+def test_scale_quick_runs():
+    from bench import scale
+
+    threads = torch.get_num_threads()
+    result = CliRunner().invoke(scale.main, [
+        '--quick', '--items', '50000', '--num-negatives', '512',
+        '--threads', '1'])
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    for key in ('sampled_ms', 'digi_full_ms', 'full_ms', 'eval_s',
+                'latency_p50_ms', 'peak_rss_mb'):
+        assert out[key] > 0, key
+    assert out['eval_samples'] == 1000
+    assert out['sampled_over_digi_full'] == pytest.approx(
+        out['sampled_ms'] / out['digi_full_ms'], rel=0.05)
