@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional
 import click
 from click.core import ParameterSource
 
-from pyg_srgnn import __version__
+from pyg_srgnn import __version__, distributed
 from pyg_srgnn.config import (
     LOSSES,
     LR_SCHEDULES,
@@ -152,6 +152,29 @@ def is_out_of_memory(error: BaseException) -> bool:
         "can't allocate memory" in str(error))
 
 
+def launch(nproc: int) -> None:
+    r"""Runs this `fit` command again in :obj:`nproc` processes under
+    torchrun (without --nproc), and exits with their status."""
+    import sys
+
+    from torch.distributed.run import main as torchrun
+
+    args, skip = [], False
+    for arg in sys.argv[sys.argv.index('fit') + 1:]:
+        if skip:
+            skip = False
+        elif arg == '--nproc':
+            skip = True
+        elif not arg.startswith('--nproc='):
+            args.append(arg)
+    try:
+        torchrun(['--standalone', '--nproc-per-node', str(nproc), '-m',
+                  'pyg_srgnn', 'fit', *args])
+    except Exception as e:  # a worker failed: it printed its own error
+        raise click.ClickException(f'{nproc} processes: {first_line(e)}'
+                                   ) from None
+
+
 @main.command()
 @config_options
 @click.option('--config', 'config_file', type=click.Path(dir_okay=False),
@@ -161,8 +184,15 @@ def is_out_of_memory(error: BaseException) -> bool:
               help='Continue the run in this run directory (e.g. one the '
               'machine killed) from its last finished epoch, with its saved '
               'options.')
+@click.option('--nproc', type=click.IntRange(min=1), default=1,
+              show_default=True,
+              help='Train with this many processes on this machine '
+              '(torch.distributed data parallel, gloo on CPU, NCCL on CUDA): '
+              'starts `torchrun --standalone --nproc-per-node N -m pyg_srgnn '
+              'fit ...` with the other options; the global batch size stays '
+              '--batch-size. For several machines, run torchrun yourself.')
 @click.pass_context
-def fit(ctx, config_file, resume_dir, **options):
+def fit(ctx, config_file, resume_dir, nproc, **options):
     """Train a model (SR-GNN unless --model says otherwise) and report
     HR@K / MRR@K on the test split, beside POP's.
 
@@ -173,6 +203,9 @@ def fit(ctx, config_file, resume_dir, **options):
     from pyg_srgnn.train import check_resume_options, load_run_config, resume
     from pyg_srgnn.train import fit as run_fit
 
+    if nproc > 1:
+        launch(nproc)
+        return
     given = {key: value for key, value in options.items()
              if ctx.get_parameter_source(key) is ParameterSource.COMMANDLINE}
     try:
@@ -199,6 +232,8 @@ def fit(ctx, config_file, resume_dir, **options):
             result = resume(resume_dir, log=click.echo, **given)
         else:
             result = run_fit(config, log=click.echo)
+    if not distributed.is_main():  # rank 0 reports
+        return
 
     k = config.training.ks[-1]
     label = ('best over epochs on test, paper protocol'

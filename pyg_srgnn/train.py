@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from pyg_srgnn import distributed
 from pyg_srgnn.allocator import keep_freed_memory
 from pyg_srgnn.checkpoint import (
     load_checkpoint,
@@ -126,7 +127,8 @@ def chunked_rank(model: SessionModel, batch, k: int,
 @torch.no_grad()
 def evaluate(model: SessionModel, loader: SessionLoader, ks=(20, ),
              popularity: Optional[Tensor] = None,
-             item_chunk: int = ITEM_CHUNK) -> Dict[str, float]:
+             item_chunk: int = ITEM_CHUNK,
+             gather: bool = False) -> Dict[str, float]:
     r"""Ranks every target among all items; returns HR/MRR/NDCG at each K.
 
     With :obj:`popularity` (the training count of every item,
@@ -138,39 +140,62 @@ def evaluate(model: SessionModel, loader: SessionLoader, ks=(20, ),
     A neural model over more than :obj:`item_chunk` items is ranked in
     chunks of that many items (:func:`chunked_rank`): the full ranking in
     bounded memory.
+
+    With :obj:`gather`, :obj:`loader` holds this rank's shard
+    (:func:`pyg_srgnn.distributed.shard`) of the samples: the ranks'
+    results are gathered in sample order and every rank returns the metrics
+    a single process computes, to the last bit.
     """
     model.eval()
     device = model.device
-    metrics = RankingMetrics(ks)
-    lists = by_length = None
-    if popularity is not None:
-        lists = ListMetrics(ks, popularity)
-        by_length = {name: RankingMetrics(ks) for name in ('short', 'long')}
+    lists = popularity is not None
     chunked = model.neural and model.num_items > item_chunk
+    ranks, tops, lengths = [], [], []
     for batch in loader:
         batch = batch.to(device)
         if chunked:
             rank, top = chunked_rank(model, batch, max(ks), item_chunk)
-            if lists is not None:
-                lists.update_lists(top)
         else:
             scores = model.forward_batch(batch)
             rank = target_rank(scores, batch.y - 1)
-            if lists is not None:
-                lists.update(scores)
-        metrics.update(rank)
-        if lists is not None:
-            length = torch.bincount(batch.batch[batch.alias_index],
-                                    minlength=batch.num_graphs)
-            split_by_length(by_length, rank, length)
+            top = scores.topk(max(ks), dim=1).indices if lists else None
+        ranks.append(rank.cpu())
+        if lists:
+            tops.append(top.cpu())
+            lengths.append(torch.bincount(batch.batch[batch.alias_index],
+                                          minlength=batch.num_graphs).cpu())
+    rank = torch.cat(ranks)
+    if gather:
+        rank = distributed.gather_shards(rank)
+    metrics = RankingMetrics(ks)
+    list_metrics = by_length = None
+    if lists:
+        top, length = torch.cat(tops), torch.cat(lengths)
+        if gather:
+            top = distributed.gather_shards(top)
+            length = distributed.gather_shards(length)
+        list_metrics = ListMetrics(ks, popularity)
+        by_length = {name: RankingMetrics(ks) for name in ('short', 'long')}
+    # Batch by batch as one process adds them up: the same sums.
+    size = loader.batch_size or len(rank)
+    for start in range(0, len(rank), size):
+        part = slice(start, start + size)
+        metrics.update(rank[part])
+        if lists:
+            list_metrics.update_lists(top[part])
+            split_by_length(by_length, rank[part], length[part])
     out = metrics.compute()
-    if lists is not None:
-        out.update(lists.compute())
+    if lists:
+        out.update(list_metrics.compute())
         for name, group in by_length.items():
             if group.count:
                 out.update({f'{key} {name}': value
                             for key, value in group.compute().items()})
     return out
+
+
+def _quiet(message: str) -> None:
+    r"""The log of ranks other than 0: they report nothing."""
 
 
 def default_run_dir(config: FitConfig) -> str:
@@ -307,6 +332,7 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
     with tqdm(total=len(loader), desc=name, leave=False, unit='batch',
               disable=not config.runtime.progress) as progress:
         loss = train_epoch(model, loader, optimizer, progress, loss_fn)
+    loss = distributed.mean_over_ranks(loss)
     seconds = time.perf_counter() - start
     if config.training.lr_schedule == 'step':
         scheduler.step()
@@ -359,7 +385,8 @@ def fit_baseline(config: FitConfig, train_set, train_loader: SessionLoader,
     training samples and the selection split is ranked; with
     :obj:`refit_loader`, they are gathered again from all training samples
     (the model kept); then the test split is ranked. No epochs."""
-    write_json(osp.join(run_dir, 'config.json'), config.to_dict())
+    if distributed.is_main():
+        write_json(osp.join(run_dir, 'config.json'), config.to_dict())
     model = model_from_config(config, train_set.num_items).to(device)
     result: Dict[str, Any] = {'protocol': config.training.protocol,
                               'best_epoch': None}
@@ -373,13 +400,15 @@ def fit_baseline(config: FitConfig, train_set, train_loader: SessionLoader,
         log(f'{config.model.title}: statistics of {len(loader.index):,} '
             f'training samples gathered in {seconds:.1f} s')
         if loader is train_loader:
-            metrics = evaluate(model, select_loader, config.training.ks)
+            metrics = evaluate(model, select_loader, config.training.ks,
+                               gather=distributed.world_size() > 1)
             if select_name == 'valid':
                 result['valid'] = metrics
         result['fit_seconds'] = round(seconds, 3)
         kept_loader = loader
-    save_checkpoint(osp.join(run_dir, 'checkpoint.pt'), make_checkpoint(
-        model, None, None, config, 0, metrics, train_set))
+    if distributed.is_main():
+        save_checkpoint(osp.join(run_dir, 'checkpoint.pt'), make_checkpoint(
+            model, None, None, config, 0, metrics, train_set))
     return finish(result, model, config, train_set, train_loader,
                   kept_loader, select_loader,
                   test_loader, select_name, epochs_run=0, run_dir=run_dir)
@@ -400,17 +429,21 @@ def finish(result: Dict[str, Any], model: SessionModel, config: FitConfig,
     popularity = session_popularity(train_set, kept_loader.index)
     if 'test' not in result:  # tested once, the lists' metrics too
         result['test'] = evaluate(model, test_loader, config.training.ks,
-                                  popularity)
+                                  popularity,
+                                  gather=distributed.world_size() > 1)
     ks = config.training.ks
-    result['pop'] = {'test': evaluate_popularity(popularity, test_loader.y,
-                                                 ks)}
+    # The targets of every rank's shard of the splits.
+    test_y = distributed.gather_shards(test_loader.y)
+    select_y = distributed.gather_shards(select_loader.y)
+    result['pop'] = {'test': evaluate_popularity(popularity, test_y, ks)}
     if select_name != 'test':
         result['pop'][select_name] = evaluate_popularity(
             session_popularity(train_set, train_loader.index),
-            select_loader.y, ks)
+            select_y, ks)
     result.update(epochs_run=epochs_run, num_items=model.num_items,
                   run_dir=run_dir)
-    write_json(osp.join(run_dir, 'metrics.json'), result)
+    if distributed.is_main():
+        write_json(osp.join(run_dir, 'metrics.json'), result)
     return result
 
 
@@ -437,17 +470,29 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
     :obj:`malloc` keeps the memory the process frees from then on (see
     :func:`pyg_srgnn.allocator.keep_freed_memory`).
     """
-    device = torch_device(config.runtime.device)
-    run_dir = config.runtime.run_dir or default_run_dir(config)
-    if not resume:
+    device = distributed.setup(torch_device(config.runtime.device))
+    world = distributed.world_size()
+    if not distributed.is_main():  # rank 0 writes and reports
+        log = _quiet
+        config.runtime.progress = False
+    run_dir = distributed.broadcast(config.runtime.run_dir
+                                    or default_run_dir(config))
+    if not resume and distributed.is_main():
         make_run_dir(run_dir)
+    distributed.barrier()
     if config.runtime.num_threads is not None:
         torch.set_num_threads(config.runtime.num_threads)
     if config.runtime.keep_freed_memory:
         keep_freed_memory()
 
+    # Rank 0 preprocesses the data set where it is not yet; the others then
+    # load what it wrote.
+    if not distributed.is_main():
+        distributed.barrier()
     train_set = load_dataset(config.data.dataset, config.data.root, 'train')
     test_set = load_dataset(config.data.dataset, config.data.root, 'test')
+    if distributed.is_main():
+        distributed.barrier()
     num_items = train_set.num_items
 
     protocol = get_protocol(config.training.protocol)
@@ -456,23 +501,39 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                                                train_set.sample_tensors()[3])
 
     generator = torch.Generator().manual_seed(config.training.seed)
-    train_loader = SessionLoader(train_set, train_index,
-                                 config.data.edge_weight,
+
+    def training_loader(index: Optional[Tensor]) -> SessionLoader:
+        # Several processes: each trains on its share of every global batch.
+        if world == 1:
+            return SessionLoader(train_set, index, config.data.edge_weight,
                                  batch_size=config.training.batch_size,
                                  shuffle=True, generator=generator)
-    test_loader = SessionLoader(test_set, None, config.data.edge_weight,
-                                batch_size=config.runtime.eval_batch_size)
+        size = train_set.sample_tensors()[2].numel() if index is None else (
+            index.numel())
+        return SessionLoader(train_set, index, config.data.edge_weight,
+                             generator=generator,
+                             batch_sampler=distributed.ShardedBatchSampler(
+                                 size, config.training.batch_size, generator,
+                                 distributed.rank(), world))
+
+    def evaluation_loader(dataset, index: Optional[Tensor]) -> SessionLoader:
+        # Several processes: each ranks its contiguous share.
+        if world > 1:
+            if index is None:
+                index = torch.arange(dataset.sample_tensors()[2].numel())
+            index = index[distributed.shard(index.numel())]
+        return SessionLoader(dataset, index, config.data.edge_weight,
+                             batch_size=config.runtime.eval_batch_size)
+
+    train_loader = training_loader(train_index)
+    test_loader = evaluation_loader(test_set, None)
     select_loader = test_loader
     if select_index is not None:
-        select_loader = SessionLoader(train_set, select_index,
-                                      config.data.edge_weight,
-                                      batch_size=config.runtime.eval_batch_size)
+        select_loader = evaluation_loader(train_set, select_index)
     # With refit, the model kept trains on every training sample.
     refit_loader = None
     if config.training.refit:
-        refit_loader = SessionLoader(train_set, None, config.data.edge_weight,
-                                     batch_size=config.training.batch_size,
-                                     shuffle=True, generator=generator)
+        refit_loader = training_loader(None)
 
     # Sampled softmax draws its negatives with a generator of its own,
     # saved with the run's state so that a resumed run draws the same.
@@ -484,19 +545,25 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
 
     refit = (', then refit on all training samples'
              if config.training.refit else '')
+    num_select = (select_index if select_index is not None else
+                  test_set.sample_tensors()[2]).numel()
+    processes = f'; {world} processes' if world > 1 else ''
     log(f'{config.data.dataset}: {len(train_loader.index):,} training '
-        f'samples, {len(select_loader.index):,} {select_name} samples, '
-        f'{num_items:,} items; protocol {config.training.protocol}{refit}; '
-        f'run dir {run_dir}')
+        f'samples, {num_select:,} {select_name} samples, {num_items:,} '
+        f'items; protocol {config.training.protocol}{refit}; run dir '
+        f'{run_dir}{processes}')
     for line in settings_lines(config):
         log(line)
     if not config.model.neural:
-        return fit_baseline(config, train_set, train_loader, select_loader,
-                            test_loader, refit_loader, select_name, run_dir,
-                            device, log)
+        result = fit_baseline(config, train_set, train_loader, select_loader,
+                              test_loader, refit_loader, select_name, run_dir,
+                              device, log)
+        distributed.teardown()
+        return result
 
     model, optimizer, scheduler = new_training(config, num_items, device,
                                                log)
+    main = distributed.is_main()
 
     last_path = osp.join(run_dir, 'last.pt')
     best_path = osp.join(run_dir, 'checkpoint.pt')
@@ -520,12 +587,18 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         log(f'resuming {run_dir} after epoch {state["epoch"]}'
             + (f' and refit epoch {state["refit_epoch"]}'
                if 'refit_epoch' in state else ''))
-    else:
+    elif main:
         write_json(osp.join(run_dir, 'config.json'), config.to_dict())
     run_log = RunLog(run_dir, keep_epochs=state['epoch'] + state.get(
-        'refit_epoch', 0))
+        'refit_epoch', 0)) if main else distributed.NoLog()
+    # Several processes: the loss goes through DistributedDataParallel,
+    # which averages the ranks' gradients.
+    train_loss = loss_fn if world == 1 else distributed.data_parallel(
+        model, loss_fn, device)
 
     def save_last(checkpoint: Dict[str, Any]) -> None:
+        if not main:
+            return
         sampled = {} if loss_fn is None else {
             'sampler_generator': sampler_generator.get_state()}
         save_checkpoint(last_path, {**checkpoint, 'state': state,
@@ -539,8 +612,9 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             break
         loss, lr, train_time = run_epoch(config, model, train_loader,
                                          optimizer, scheduler,
-                                         f'epoch {epoch}', loss_fn)
-        metrics = evaluate(model, select_loader, config.training.ks)
+                                         f'epoch {epoch}', train_loss)
+        metrics = evaluate(model, select_loader, config.training.ks,
+                           gather=distributed.world_size() > 1)
         improved = protocol.update(state, metrics, epoch,
                                    config.training)
         state['bad_epochs'] = 0 if improved else state['bad_epochs'] + 1
@@ -549,7 +623,7 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
 
         checkpoint = make_checkpoint(model, optimizer, scheduler, config,
                                      epoch, metrics, train_set)
-        if improved and protocol.keeps_best:
+        if improved and protocol.keeps_best and main:
             save_checkpoint(best_path, checkpoint)
         save_last(checkpoint)
         run_log.append({'epoch': epoch, 'lr': lr, 'loss': loss,
@@ -565,9 +639,11 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             log(f'no improvement for {config.training.patience} epochs: '
                 f'stopping')
 
+    distributed.barrier()  # rank 0's checkpoints are written
     if not protocol.keeps_best:  # paper: the last epoch, best test values
         run_log.close()
-        shutil.copyfile(last_path, best_path)
+        if main:
+            shutil.copyfile(last_path, best_path)
         result = {'protocol': protocol.name, 'test': state['best'],
                   'best_epoch': state['best_epoch']}
     else:
@@ -580,19 +656,22 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                 # model kept is the refit one.
                 model.load_state_dict(
                     load_checkpoint(best_path, map_location=device)['model'])
-                state['test_before_refit'] = evaluate(model, test_loader,
-                                                      config.training.ks)
+                state['test_before_refit'] = evaluate(
+                    model, test_loader, config.training.ks,
+                    gather=world > 1)
                 model, optimizer, scheduler = new_training(
                     config, num_items, device, lambda message: None)
                 generator.manual_seed(config.training.seed)
                 sampler_generator.manual_seed(config.training.seed)
                 state['refit_epoch'] = 0
+            refit_loss = refit_loss_fn if world == 1 else (
+                distributed.data_parallel(model, refit_loss_fn, device))
             log(f'refit: {chosen} epoch(s) on all {len(refit_loader.index):,} '
                 f'training samples')
             for refit_epoch in range(state['refit_epoch'] + 1, chosen + 1):
                 loss, lr, train_time = run_epoch(
                     config, model, refit_loader, optimizer, scheduler,
-                    f'refit epoch {refit_epoch}', refit_loss_fn)
+                    f'refit epoch {refit_epoch}', refit_loss)
                 state['refit_epoch'] = refit_epoch
                 save_last(make_checkpoint(model, optimizer, scheduler, config,
                                           refit_epoch, {}, train_set))
@@ -603,17 +682,19 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
                 log(f'refit epoch {refit_epoch:3d} | lr {lr:.0e} | loss '
                     f'{loss:.4f} | {len(refit_loader) / train_time:.1f} '
                     f'batch/s')
-            shutil.copyfile(last_path, best_path)
+            if main:
+                shutil.copyfile(last_path, best_path)
             result['test_before_refit'] = state['test_before_refit']
             result['refit_epochs'] = chosen
         else:
             model.load_state_dict(
                 load_checkpoint(best_path, map_location=device)['model'])
         run_log.close()
-    return finish(result, model, config, train_set, train_loader,
-                  refit_loader or train_loader,
-                  select_loader, test_loader, select_name,
-                  epochs_run=state['epoch'], run_dir=run_dir)
+    result = finish(result, model, config, train_set, train_loader,
+                    refit_loader or train_loader, select_loader, test_loader,
+                    select_name, epochs_run=state['epoch'], run_dir=run_dir)
+    distributed.teardown()
+    return result
 
 
 def load_run_config(run_dir: str) -> FitConfig:

@@ -49,8 +49,8 @@ def test_fit_paper_protocol(tmp_path):
 def test_bad_options():
     result = run('fit', '--epoch', '3')
     assert result.exit_code == 2
-    assert "No such option '--epoch'. Did you mean '--epochs'?" in (
-        result.output)
+    assert "No such option '--epoch'" in result.output
+    assert "'--epochs'" in result.output  # suggested
     assert 'Traceback' not in result.output
 
     result = run('fit', '--protocol', 'best')

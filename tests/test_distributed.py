@@ -1,0 +1,68 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from pyg_srgnn.distributed import ShardedBatchSampler, gather_shards, shard
+
+
+@pytest.mark.parametrize('num_samples,batch_size,world', [
+    (103, 10, 2), (100, 10, 3), (21, 10, 2), (11, 10, 2)])
+def test_ranks_share_each_global_batch(num_samples, batch_size, world):
+    epochs = []
+    for rank in range(world):
+        generator = torch.Generator().manual_seed(0)
+        sampler = ShardedBatchSampler(num_samples, batch_size, generator,
+                                      rank, world)
+        epochs.append([list(sampler), list(sampler)])  # two epochs
+        assert len(epochs[-1][0]) == len(sampler)
+    for epoch in range(2):
+        batches = [epochs[rank][epoch] for rank in range(world)]
+        # Every rank takes as many steps; their shares are disjoint.
+        assert len({len(b) for b in batches}) == 1
+        seen = [i for rank_batches in batches for b in rank_batches
+                for i in b]
+        assert len(seen) == len(set(seen))
+        # Only a last global batch smaller than the world is dropped.
+        assert num_samples - len(seen) < world
+        for step in range(len(batches[0])):
+            sizes = [len(batches[rank][step]) for rank in range(world)]
+            assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    # A new order each epoch.
+    assert epochs[0][0] != epochs[0][1]
+
+
+def test_one_process_holds_every_shard():
+    assert torch.equal(shard(7), torch.arange(7))
+    x = torch.arange(12).view(6, 2)
+    assert torch.equal(gather_shards(x), x)
+
+
+def run(*args):
+    return subprocess.run([sys.executable, '-m', 'pyg_srgnn', *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize('options', [[], ['--loss', 'sampled',
+                                          '--num-negatives', '64']])
+def test_two_processes_over_localhost(tmp_path, options):
+    run_dir = tmp_path / 'run'
+    proc = run('fit', '--nproc', '2', '--root', str(tmp_path / 'data'),
+               '--run-dir', str(run_dir), '--epochs', '2',
+               '--hidden-channels', '8', '--num-threads', '1',
+               '--no-progress', *options)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Rank 0 alone reports and writes.
+    assert proc.stdout.count('written to') == 1, proc.stdout
+    assert '2 processes' in proc.stdout
+    log = [json.loads(line) for line in open(run_dir / 'log.jsonl')]
+    assert [r['epoch'] for r in log if 'valid' in r] == [1, 2]
+    metrics = json.loads((run_dir / 'metrics.json').read_text())
+    # The evaluation split across the ranks gives what one process gives.
+    proc = run('evaluate', '--checkpoint', str(run_dir / 'checkpoint.pt'))
+    assert proc.returncode == 0, proc.stderr
+    alone = json.loads(proc.stdout)
+    for key, value in metrics['test'].items():
+        assert alone[key] == value, key
