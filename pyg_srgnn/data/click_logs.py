@@ -91,10 +91,60 @@ def read_yoochoose_clicks(path: PathLike,
     """
     with open_text(path) as f, decoding_errors(path):
         header = f.readline().startswith(YOOCHOOSE_COLUMNS[0] + ',')
-    log = read_click_log(path, session_col=0, item_col=2, time_col=1,
-                         sep=',', time_format='iso', header=header,
-                         on_error=on_error)
+    log = _read_yoochoose_arrow(path, header) if on_error == 'raise' else None
+    if log is None:  # no pyarrow, or a row it cannot read: the lines named
+        log = read_click_log(path, session_col=0, item_col=2, time_col=1,
+                             sep=',', time_format='iso', header=header,
+                             on_error=on_error)
     return dataclasses.replace(log, time=np.zeros_like(log.time))
+
+
+def _read_yoochoose_arrow(path: PathLike, header: bool) -> Optional[ClickLog]:
+    r"""The YOOCHOOSE log read by pyarrow's multi-threaded CSV reader, with
+    sessions and items coded in order of first appearance by its dictionary
+    encoding: the same :class:`ClickLog` as the row reader gives, in a
+    fraction of its time and memory. :obj:`None` where pyarrow is not
+    installed or any row is malformed, so that the row reader names the
+    lines."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pa_csv
+    except ImportError:
+        return None
+    try:
+        table = pa_csv.read_csv(
+            str(path),
+            read_options=pa_csv.ReadOptions(
+                column_names=list(YOOCHOOSE_COLUMNS), skip_rows=int(header),
+                block_size=1 << 24),
+            parse_options=pa_csv.ParseOptions(delimiter=','),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=['session_id', 'timestamp', 'item_id'],
+                column_types={'session_id': pa.string(),
+                              'item_id': pa.string(),
+                              'timestamp': pa.timestamp('us', tz='UTC')},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False))
+    except (pa.ArrowException, OSError):
+        return None
+    if table.num_rows == 0 or table.column('timestamp').null_count:
+        return None
+    codes = []
+    for name in ('session_id', 'item_id'):
+        column = table.column(name).combine_chunks()
+        if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():
+            return None  # an empty id: the row reader names it
+        encoded = column.dictionary_encode()  # codes by first appearance
+        codes.append((encoded.indices.to_numpy().astype(np.int64),
+                      encoded.dictionary))
+        table = table.drop_columns([name])
+    (session, _), (item, labels) = codes
+    date = table.column('timestamp').combine_chunks().cast(
+        pa.int64()).to_numpy() // MICROSECONDS_PER_SECOND
+    return ClickLog(session=session, item=item, time=np.zeros_like(session),
+                    date=date,
+                    item_labels=np.array(labels.to_pylist(), dtype=str))
 
 
 def read_click_log(

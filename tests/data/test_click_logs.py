@@ -1,5 +1,6 @@
 import functools
 import gzip
+import sys
 
 import numpy as np
 import pytest
@@ -327,3 +328,40 @@ def test_read_click_log_yoochoose_slice(shared_data):
     _, session_targets, _ = prefix_augment(fraction_split.train)
     assert session_targets[-len(targets):].tolist() == targets.tolist()
     assert fraction_split.num_items == split.num_items
+
+
+def yoochoose_log_from_slice(shared_data, path):
+    r"""The shipped YOOCHOOSE slice (session-rec's TSV) written as
+    yoochoose-clicks.dat: session, ISO 8601 time, item, category."""
+    import csv
+    import datetime
+    rows = []
+    for name in ('train_full', 'test'):
+        with gzip.open(shared_data / 'yoochoose_clicks_100k' /
+                       f'yoochoose-clicks-100k_{name}.txt.gz', 'rt') as f:
+            for row in csv.DictReader(f, delimiter='\t'):
+                time = datetime.datetime.fromtimestamp(
+                    float(row['Time']), datetime.timezone.utc)
+                rows.append(f"{row['SessionId']},"
+                            f"{time.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z,"
+                            f"{row['ItemId']},0\n")
+    path.write_text(''.join(rows))
+    return path
+
+
+def test_read_yoochoose_clicks_with_pyarrow_as_the_row_reader(
+        tmp_path, shared_data, monkeypatch):
+    pytest.importorskip('pyarrow')
+    from pyg_srgnn.data import click_logs
+
+    path = yoochoose_log_from_slice(shared_data, tmp_path / 'clicks.dat')
+    fast = click_logs._read_yoochoose_arrow(path, header=False)
+    assert fast is not None
+    assert len(fast) == len(path.read_text().splitlines()) > 80000
+    # Without pyarrow, the row reader: the same log.
+    monkeypatch.setitem(sys.modules, 'pyarrow', None)
+    assert click_logs._read_yoochoose_arrow(path, header=False) is None
+    rows = read_yoochoose_clicks(path)
+    for name in ('session', 'item', 'time', 'date', 'item_labels'):
+        assert np.array_equal(getattr(fast, name), getattr(rows, name)), name
+    assert fast.item_labels.dtype == rows.item_labels.dtype
