@@ -470,3 +470,16 @@ def test_scale_quick_runs():
     assert out['eval_samples'] == 1000
     assert out['sampled_over_digi_full'] == pytest.approx(
         out['sampled_ms'] / out['digi_full_ms'], rel=0.05)
+
+
+def test_big_log_quick_makes_the_same_splits(shared_data):
+    pytest.importorskip('pyarrow')
+    from bench import big_log
+
+    result = CliRunner().invoke(big_log.main, ['--rows', '150000',
+                                               '--quick'])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out['rows'] == 150000
+    assert out['same_splits'] is True
+    assert out['arrow_wall_s'] > 0 and out['row_reader_wall_s'] > 0
