@@ -105,8 +105,10 @@ def preprocess(log: Path, root: Path, arrow: bool) -> Dict[str, float]:
 
 def same_splits(a: Path, b: Path) -> bool:
     r"""Whether two data set roots hold the same processed files."""
-    files_a = sorted(p.relative_to(a) for p in a.rglob('processed/*.pt'))
-    files_b = sorted(p.relative_to(b) for p in b.rglob('processed/*.pt'))
+    files_a = sorted(p.relative_to(a) for p in a.rglob('*.pt')
+                     if 'processed' in p.parts)
+    files_b = sorted(p.relative_to(b) for p in b.rglob('*.pt')
+                     if 'processed' in p.parts)
     import torch
     return bool(files_a) and files_a == files_b and all(
         _equal(torch.load(a / f, weights_only=False),
