@@ -216,3 +216,32 @@ def test_yoochoose_fraction():
     with pytest.raises(ValueError, match='fraction must be a positive '
                        'integer, got 0.5'):
         yoochoose_fraction(split, 0.5)
+
+
+@pytest.mark.parametrize('fraction', [1, 2, 3, 4, 7, 64])
+def test_yoochoose_fraction_is_the_tail_of_all_samples(fraction):
+    # The definition: the last 1/fraction of prefix_augment(train), the
+    # sessions from that of the first sample kept; sessions of one click
+    # (no sample) among them.
+    rng = np.random.default_rng(fraction)
+    lengths = rng.integers(1, 8, 300)
+    train = Sequences.from_lists([rng.integers(1, 50, n).tolist()
+                                  for n in lengths])
+    split = SessionSplit(train=train, test=Sequences.from_lists([[1, 2]]),
+                         item_labels=np.array([str(i) for i in range(50)]),
+                         train_dates=np.arange(300) * DAY,
+                         test_dates=np.array([400]) * DAY)
+    prefixes, targets, session = prefix_augment(train)
+    first = len(targets) - len(targets) // fraction
+    part, (kept, kept_targets, kept_session) = yoochoose_fraction(split,
+                                                                  fraction)
+    assert kept.tolist() == prefixes.select(
+        np.arange(first, len(targets))).tolist()
+    assert kept_targets.tolist() == targets[first:].tolist()
+    first_session = int(session[first])
+    assert kept_session.tolist() == (session[first:] -
+                                     first_session).tolist()
+    assert part.train.tolist() == train.select(
+        np.arange(first_session, 300)).tolist()
+    assert part.train_dates.tolist() == split.train_dates[
+        first_session:].tolist()
