@@ -121,7 +121,11 @@ def _read_yoochoose_arrow(path: PathLike, header: bool) -> Optional[ClickLog]:
             parse_options=pa_csv.ParseOptions(delimiter=','),
             convert_options=pa_csv.ConvertOptions(
                 include_columns=['session_id', 'timestamp', 'item_id'],
-                column_types={'session_id': pa.string(),
+                # YOOCHOOSE's session ids are integers, which take less
+                # memory than strings; only their order of first
+                # appearance is kept. Others send the file to the row
+                # reader.
+                column_types={'session_id': pa.int64(),
                               'item_id': pa.string(),
                               'timestamp': pa.timestamp('us', tz='UTC')},
                 strings_can_be_null=False,
@@ -130,18 +134,24 @@ def _read_yoochoose_arrow(path: PathLike, header: bool) -> Optional[ClickLog]:
         return None
     if table.num_rows == 0 or table.column('timestamp').null_count:
         return None
+    if table.column('session_id').null_count:
+        return None
     codes = []
     for name in ('session_id', 'item_id'):
         column = table.column(name).combine_chunks()
-        if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():
+        table = table.drop_columns([name])
+        if name == 'item_id' and pc.any(pc.equal(pc.utf8_length(column),
+                                                 0)).as_py():
             return None  # an empty id: the row reader names it
         encoded = column.dictionary_encode()  # codes by first appearance
+        del column
         codes.append((encoded.indices.to_numpy().astype(np.int64),
                       encoded.dictionary))
-        table = table.drop_columns([name])
     (session, _), (item, labels) = codes
     date = table.column('timestamp').combine_chunks().cast(
         pa.int64()).to_numpy() // MICROSECONDS_PER_SECOND
+    del table, codes
+    pa.default_memory_pool().release_unused()
     return ClickLog(session=session, item=item, time=np.zeros_like(session),
                     date=date,
                     item_labels=np.array(labels.to_pylist(), dtype=str))
