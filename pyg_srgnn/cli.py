@@ -561,6 +561,64 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size, hybrid_short,
 
 
 @main.command()
+@checkpoint_option
+@click.option('--host', default='127.0.0.1', show_default=True)
+@click.option('--port', default=8000, show_default=True,
+              type=click.IntRange(1, 65535))
+@click.option('--max-batch', default=64, show_default=True,
+              type=click.IntRange(min=1),
+              help='Most sessions scored in one forward pass.')
+@click.option('--max-wait-ms', default=2.0, show_default=True,
+              type=click.FloatRange(min=0),
+              help='How long a request waits for others to share its pass.')
+@click.option('--no-batching', is_flag=True,
+              help='Score every request on its own.')
+@click.option('--max-session-length', default=200, show_default=True,
+              type=click.IntRange(min=1))
+@click.option('--max-k', default=100, show_default=True,
+              type=click.IntRange(min=1))
+@click.option('--max-body-bytes', default=1 << 20, show_default=True,
+              type=click.IntRange(min=1))
+@strict_option
+@click.option('--threads', type=click.IntRange(min=1), default=None,
+              help="Torch CPU threads [default: torch's choice].")
+def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
+          max_session_length, max_k, max_body_bytes, strict, threads):
+    """Serve a trained model over HTTP: POST /recommend, /recommend/batch,
+    /explain; GET /health, /info; the OpenAPI docs at /docs (needs the
+    [serve] extra)."""
+    import torch
+
+    from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
+    from pyg_srgnn.recommend import Recommender
+
+    with user_errors():
+        try:
+            import uvicorn
+
+            from pyg_srgnn.serve import ServeOptions, create_app
+        except ImportError as e:
+            raise ValueError(str(e)) from None
+        if threads is not None:
+            torch.set_num_threads(threads)
+        loaded = load_checkpoint(checkpoint)
+        model, config = model_from_checkpoint(loaded)
+        recommender = Recommender(model, loaded['item_labels'],
+                                  config.data.edge_weight,
+                                  loaded.get('item_popularity'))
+        info = {'model': config.model_name, 'dataset': config.data.dataset,
+                'checkpoint': checkpoint, 'metrics': loaded.get('metrics')}
+        app = create_app(recommender, ServeOptions(
+            max_batch=max_batch, max_wait_ms=max_wait_ms,
+            batching=not no_batching,
+            max_session_length=max_session_length, max_k=max_k,
+            max_body_bytes=max_body_bytes, strict=strict), info)
+    click.echo(f'Serving {config.model.title} ({model.num_items:,} items) '
+               f'on http://{host}:{port} (docs: /docs)')
+    uvicorn.run(app, host=host, port=port, log_level='warning')
+
+
+@main.command()
 @click.argument('run_dir', type=click.Path(file_okay=False))
 @click.option('--out', default=None,
               help='PNG file to write [default: RUN_DIR/curves.png].')

@@ -144,6 +144,9 @@ CASES = [
      '1 of 1 session(s) got no recommendation (--session)', 1),
     # evaluate
     ('evaluate --checkpoint {missing}.pt', 'No checkpoint at', 1),
+    ('serve --checkpoint {missing}.pt', 'No checkpoint at', 1),
+    ('serve --checkpoint {run}/checkpoint.pt --port 0', "0 is not in the "
+     "range 1<=x<=65535", 2),
     ('evaluate --checkpoint {run}/checkpoint.pt --batch-size 0',
      '0 is not in the range x>=1', 2),
     ('evaluate --checkpoint {run}/checkpoint.pt --split valid',

@@ -1,0 +1,289 @@
+r"""`pyg-srgnn serve`: a trained model behind an HTTP API (FastAPI on
+uvicorn, the :obj:`[serve]` extra), with concurrent requests gathered into
+one forward pass (micro-batching).
+
+=========================  ==================================================
+:obj:`POST /recommend`     :obj:`{"session": [...], "k": 20,
+                           "exclude_seen": false}` -> :obj:`{"items",
+                           "scores", "unknown"}`, in the user's item ids
+:obj:`POST /recommend/batch`  :obj:`{"sessions": [[...], ...], "k", ...}`
+:obj:`POST /explain`       the session's graph and each click's attention
+:obj:`GET /health`         :obj:`{"status": "ok"}`
+:obj:`GET /info`           the model, data set, items and checkpoint metrics
+=========================  ==================================================
+
+Bad input gets a 4xx with a message: malformed JSON, wrong types, empty or
+too long sessions, :obj:`k` out of range, bodies over the size limit, and
+sessions with no known item (answered with POP's items unless the server
+is strict, then a 422).
+"""
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from pyg_srgnn.recommend import Recommender
+
+try:
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.responses import JSONResponse
+    from pydantic import BaseModel, Field
+except ImportError as e:  # pragma: no cover - the [serve] extra
+    raise ImportError("pyg-srgnn serve needs FastAPI and uvicorn: pip "
+                      "install 'pyg-srgnn[serve]'") from e
+
+ItemId = Union[str, int]
+
+
+@dataclass
+class ServeOptions:
+    r"""Limits and behaviour of the server.
+
+    Args:
+        max_batch (int): Most sessions scored in one forward pass.
+        max_wait_ms (float): How long the first request of a batch waits
+            for others; :obj:`0` with :obj:`batching=False` scores each
+            request on its own.
+        batching (bool): Gather concurrent requests (micro-batching).
+        max_session_length (int): Most clicks in a session.
+        max_k (int): Largest :obj:`k`.
+        max_sessions (int): Most sessions in :obj:`/recommend/batch`.
+        max_body_bytes (int): Largest request body.
+        strict (bool): A session with no known item is a 422 instead of
+            POP's items.
+    """
+    max_batch: int = 64
+    max_wait_ms: float = 2.0
+    batching: bool = True
+    max_session_length: int = 200
+    max_k: int = 100
+    max_sessions: int = 256
+    max_body_bytes: int = 1 << 20
+    strict: bool = False
+
+
+class RecommendRequest(BaseModel):
+    session: List[ItemId] = Field(..., description='Item ids, in click '
+                                  'order.')
+    k: int = Field(20, description='How many items.')
+    exclude_seen: bool = Field(False, description="Leave the session's own "
+                               "items out of the list.")
+
+
+class BatchRequest(BaseModel):
+    sessions: List[List[ItemId]]
+    k: int = 20
+    exclude_seen: bool = False
+
+
+class ExplainRequest(BaseModel):
+    session: List[ItemId]
+
+
+class Scorer:
+    r"""Ranks sessions of model items: the top :obj:`k` items and their
+    scores, in one forward pass for many sessions. Rows are independent of
+    each other (a session's scores do not depend on its batch)."""
+
+    def __init__(self, recommender: Recommender):
+        self.recommender = recommender
+
+    @torch.no_grad()
+    def __call__(self, jobs: Sequence[Tuple[List[int], int, bool]]
+                 ) -> List[Tuple[List[int], List[float]]]:
+        model = self.recommender.model
+        scores = model.score_sessions([items for items, _, _ in jobs],
+                                      self.recommender.edge_weight)
+        out = []
+        for row, (items, k, exclude_seen) in zip(scores, jobs):
+            if exclude_seen:
+                row = row.clone()
+                row[torch.tensor(sorted(set(items))) - 1] = float('-inf')
+            k = min(k, int(torch.isfinite(row).sum()))
+            values, index = row.topk(k)
+            out.append(((index + 1).tolist(), values.tolist()))
+        return out
+
+
+class MicroBatcher:
+    r"""Gathers concurrent requests into batches of up to
+    :obj:`max_batch` sessions, waiting at most :obj:`max_wait_ms` after the
+    first, and scores each batch in a worker thread, outside the event
+    loop."""
+
+    def __init__(self, scorer: Scorer, max_batch: int, max_wait_ms: float):
+        self.scorer = scorer
+        self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
+        self.queue: Optional[asyncio.Queue] = None
+        self.task: Optional[asyncio.Task] = None
+
+    def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def score(self, jobs: List[Tuple[List[int], int, bool]]):
+        futures = []
+        loop = asyncio.get_running_loop()
+        for job in jobs:
+            future = loop.create_future()
+            await self.queue.put((job, future))
+            futures.append(future)
+        return await asyncio.gather(*futures)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            pending = [await self.queue.get()]
+            deadline = loop.time() + self.max_wait
+            while len(pending) < self.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    break
+                try:
+                    pending.append(await asyncio.wait_for(self.queue.get(),
+                                                          timeout))
+                except asyncio.TimeoutError:
+                    break
+            jobs = [job for job, _ in pending]
+            try:
+                results = await loop.run_in_executor(None, self.scorer, jobs)
+            except Exception as e:  # handed to the requests, never lost
+                for _, future in pending:
+                    if not future.done():
+                        future.set_exception(e)
+                continue
+            for (_, future), result in zip(pending, results):
+                if not future.done():
+                    future.set_result(result)
+
+
+def create_app(recommender: Recommender,
+               options: Optional[ServeOptions] = None,
+               info: Optional[Dict[str, Any]] = None) -> FastAPI:
+    r"""The FastAPI app serving :obj:`recommender` (see the module)."""
+    options = options or ServeOptions()
+    scorer = Scorer(recommender)
+    batcher = MicroBatcher(scorer, options.max_batch, options.max_wait_ms)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if options.batching:
+            batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title='pyg-srgnn', description='Session-based '
+                  'recommendation: the next items of a live session.',
+                  lifespan=lifespan)
+    app.state.stats = {'requests': 0, 'started': time.time()}
+
+    @app.middleware('http')
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get('content-length')
+        if length is not None and (not length.isdigit() or
+                                   int(length) > options.max_body_bytes):
+            return JSONResponse(status_code=413, content={
+                'detail': f'The body exceeds {options.max_body_bytes:,} '
+                          f'bytes'})
+        return await call_next(request)
+
+    def check(session: Sequence[ItemId], k: Optional[int] = None) -> None:
+        if not session:
+            raise HTTPException(422, 'The session is empty')
+        if len(session) > options.max_session_length:
+            raise HTTPException(422, f'The session has {len(session)} '
+                                f'clicks; at most '
+                                f'{options.max_session_length} are accepted')
+        largest = min(options.max_k, recommender.model.num_items)
+        if k is not None and not 1 <= k <= largest:
+            raise HTTPException(422, f"'k' must be between 1 and {largest} "
+                                f"(got {k})")
+
+    def encode(session: Sequence[ItemId]) -> Tuple[List[int], List[str]]:
+        known, unknown = [], []
+        for item in session:
+            index = recommender.item_index.get(str(item).strip())
+            if index is None:
+                unknown.append(str(item))
+            else:
+                known.append(index)
+        return known, unknown
+
+    async def rank(sessions: List[List[ItemId]], k: int,
+                   exclude_seen: bool) -> List[Dict[str, Any]]:
+        encoded = [encode(s) for s in sessions]
+        jobs = [(known, k, exclude_seen) for known, _ in encoded if known]
+        if options.batching:
+            results = iter(await batcher.score(jobs))
+        else:
+            results = iter(await asyncio.get_running_loop().run_in_executor(
+                None, scorer, jobs) if jobs else [])
+        out = []
+        for known, unknown in encoded:
+            if known:
+                items, scores = next(results)
+            elif options.strict:
+                raise HTTPException(422, f'No item of the session is known '
+                                    f'to the model (unknown: {unknown[:5]})')
+            elif recommender.popularity is None:
+                raise HTTPException(422, 'No item of the session is known '
+                                    'to the model, which carries no '
+                                    'popularity to fall back on')
+            else:
+                items = popular(k)
+                scores = [float(recommender.popularity[i]) for i in items]
+            out.append({'items': [recommender.item_labels[i - 1]
+                                  for i in items],
+                        'scores': scores, 'unknown': unknown})
+        return out
+
+    def popular(k: int) -> List[int]:
+        from pyg_srgnn.popularity import popular_items
+        return popular_items(recommender.popularity, k).tolist()
+
+    @app.get('/health')
+    async def health() -> Dict[str, str]:
+        return {'status': 'ok'}
+
+    @app.get('/info')
+    async def get_info() -> Dict[str, Any]:
+        return {**(info or {}),
+                'num_items': recommender.model.num_items,
+                'model_class': type(recommender.model).__name__,
+                'batching': options.batching,
+                'max_batch': options.max_batch,
+                'requests': app.state.stats['requests']}
+
+    @app.post('/recommend')
+    async def recommend(request: RecommendRequest) -> Dict[str, Any]:
+        check(request.session, request.k)
+        app.state.stats['requests'] += 1
+        return (await rank([request.session], request.k,
+                           request.exclude_seen))[0]
+
+    @app.post('/recommend/batch')
+    async def recommend_batch(request: BatchRequest) -> Dict[str, Any]:
+        if not 1 <= len(request.sessions) <= options.max_sessions:
+            raise HTTPException(422, f'Send 1 to {options.max_sessions} '
+                                f'sessions (got {len(request.sessions)})')
+        for session in request.sessions:
+            check(session, request.k)
+        app.state.stats['requests'] += 1
+        return {'results': await rank(request.sessions, request.k,
+                                      request.exclude_seen)}
+
+    @app.post('/explain')
+    async def explain(request: ExplainRequest) -> Dict[str, Any]:
+        check(request.session)
+        try:
+            return recommender.explain(request.session)
+        except ValueError as e:  # no known item; no attention weights
+            raise HTTPException(422, str(e)) from None
+
+    return app

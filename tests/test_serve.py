@@ -1,0 +1,141 @@
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytest.importorskip('fastapi')
+pytest.importorskip('httpx')
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from pyg_srgnn.config import FitConfig  # noqa: E402
+from pyg_srgnn.recommend import Recommender  # noqa: E402
+from pyg_srgnn.serve import ServeOptions, create_app  # noqa: E402
+from pyg_srgnn.train import fit  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def recommender(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('serve')
+    fit(FitConfig.from_options(root=str(tmp / 'data'),
+                               run_dir=str(tmp / 'run'), hidden_channels=16,
+                               epochs=2, progress=False),
+        log=lambda message: None)
+    return Recommender.from_checkpoint(str(tmp / 'run' / 'checkpoint.pt'))
+
+
+def sessions_of(recommender, count):
+    labels = recommender.item_labels
+    return [[labels[(7 * i + j) % len(labels)] for j in range(1 + i % 4)]
+            for i in range(count)]
+
+
+@pytest.mark.parametrize('batching', [True, False])
+def test_serve_answers_as_recommender(recommender, batching):
+    app = create_app(recommender, ServeOptions(batching=batching,
+                                               max_wait_ms=20))
+    sessions = sessions_of(recommender, 24)
+    expected = recommender.recommend(sessions, k=5)
+    with TestClient(app) as client:
+        assert client.get('/health').json() == {'status': 'ok'}
+        # Concurrent requests, gathered into shared forward passes.
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(
+                lambda s: client.post('/recommend', json={
+                    'session': s, 'k': 5}).json(), sessions))
+        assert [a['items'] for a in answers] == expected
+        assert all(a['unknown'] == [] for a in answers)
+        assert all(a['scores'] == sorted(a['scores'], reverse=True)
+                   for a in answers)
+        batch = client.post('/recommend/batch', json={
+            'sessions': sessions, 'k': 5}).json()
+        assert [r['items'] for r in batch['results']] == expected
+        assert client.get('/info').json()['num_items'] == 309
+
+
+def test_serve_options_and_fallbacks(recommender):
+    session = sessions_of(recommender, 3)[2]
+    with TestClient(create_app(recommender)) as client:
+        answer = client.post('/recommend', json={
+            'session': session + ['no-such-item'], 'k': 10,
+            'exclude_seen': True}).json()
+        assert answer['unknown'] == ['no-such-item']
+        assert not set(answer['items']) & set(session)
+        assert len(answer['items']) == 10
+        # Only unknown items: POP's items.
+        answer = client.post('/recommend', json={'session': ['nope'],
+                                                 'k': 3}).json()
+        assert answer['items'] == recommender.recommend(
+            [['nope']], k=3, fallback='popular')[0]
+        explained = client.post('/explain', json={'session': session}).json()
+        assert [c['item'] for c in explained['clicks']] == session
+    with TestClient(create_app(recommender,
+                               ServeOptions(strict=True))) as client:
+        response = client.post('/recommend', json={'session': ['nope']})
+        assert response.status_code == 422
+        assert 'No item of the session is known' in response.text
+
+
+@pytest.mark.parametrize('body,status,message', [
+    ('{"session": ["1"', 422, 'JSON'),
+    ('{"session": "abc"}', 422, 'list'),
+    ('{"session": []}', 422, 'The session is empty'),
+    ('{"session": ["1"], "k": 0}', 422, "'k' must be between 1 and 100"),
+    ('{"session": ["1"], "k": "many"}', 422, 'integer'),
+    ('{"session": [' + ', '.join(['"1"'] * 201) + ']}', 422,
+     'at most 200 are accepted'),
+    ('{"sess": ["1"]}', 422, 'session'),
+])
+def test_bad_requests_get_a_4xx_with_a_message(recommender, body, status,
+                                               message):
+    with TestClient(create_app(recommender),
+                    raise_server_exceptions=False) as client:
+        response = client.post('/recommend', content=body,
+                               headers={'content-type': 'application/json'})
+        assert response.status_code == status, response.text
+        assert message in response.text
+        big = client.post('/recommend', content='x' * (2 << 20),
+                          headers={'content-type': 'application/json'})
+        assert big.status_code == 413
+        response = client.post('/recommend/batch', json={'sessions': []})
+        assert response.status_code == 422
+
+
+def test_serve_command_on_localhost(recommender, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    fit(FitConfig.from_options(root=str(tmp_path / 'data'),
+                               run_dir=str(tmp_path / 'run'),
+                               hidden_channels=8, epochs=1, progress=False),
+        log=lambda message: None)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, '-m', 'pyg_srgnn', 'serve', '--checkpoint',
+         str(tmp_path / 'run' / 'checkpoint.pt'), '--port', str(port),
+         '--threads', '1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = f'http://127.0.0.1:{port}'
+        for _ in range(200):  # the server starts within seconds
+            try:
+                if httpx.get(f'{url}/health').status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        info = httpx.get(f'{url}/info').json()
+        assert info['model'] == 'srgnn' and info['num_items'] == 309
+        local = Recommender.from_checkpoint(str(tmp_path / 'run' /
+                                                'checkpoint.pt'))
+        session = local.item_labels[:3]
+        answer = httpx.post(f'{url}/recommend',
+                            json={'session': session, 'k': 7}).json()
+        assert answer['items'] == local.recommend([session], k=7)[0]
+        assert httpx.get(f'{url}/docs').status_code == 200  # OpenAPI
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
