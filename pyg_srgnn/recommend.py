@@ -1,5 +1,5 @@
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -55,11 +55,10 @@ class Recommender:
         return cls(model, checkpoint['item_labels'], config.data.edge_weight,
                    checkpoint.get('item_popularity'))
 
-    def encode(self, session: Sequence[ItemId], strict: bool = False,
-               name: str = 'Session 0') -> List[int]:
-        r"""Maps a session's item ids to model items. Unknown ids are
-        dropped with a warning, or raise a :class:`ValueError` if
-        :obj:`strict`; messages call the session :obj:`name`."""
+    def split_known(self, session: Sequence[ItemId]
+                    ) -> Tuple[List[int], List[str]]:
+        r"""The model items of the ids of :obj:`session` that the model
+        knows, in click order, and the ids it does not know."""
         known, unknown = [], []
         for item in session:
             index = self.item_index.get(str(item).strip())
@@ -67,6 +66,14 @@ class Recommender:
                 unknown.append(str(item))
             else:
                 known.append(index)
+        return known, unknown
+
+    def encode(self, session: Sequence[ItemId], strict: bool = False,
+               name: str = 'Session 0') -> List[int]:
+        r"""Maps a session's item ids to model items. Unknown ids are
+        dropped with a warning, or raise a :class:`ValueError` if
+        :obj:`strict`; messages call the session :obj:`name`."""
+        known, unknown = self.split_known(session)
         if unknown:
             message = (f"{name}: unknown item id(s) "
                        f"{', '.join(repr(u) for u in unknown[:5])}"

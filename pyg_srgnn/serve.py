@@ -205,19 +205,9 @@ def create_app(recommender: Recommender,
             raise HTTPException(422, f"'k' must be between 1 and {largest} "
                                 f"(got {k})")
 
-    def encode(session: Sequence[ItemId]) -> Tuple[List[int], List[str]]:
-        known, unknown = [], []
-        for item in session:
-            index = recommender.item_index.get(str(item).strip())
-            if index is None:
-                unknown.append(str(item))
-            else:
-                known.append(index)
-        return known, unknown
-
     async def rank(sessions: List[List[ItemId]], k: int,
                    exclude_seen: bool) -> List[Dict[str, Any]]:
-        encoded = [encode(s) for s in sessions]
+        encoded = [recommender.split_known(s) for s in sessions]
         jobs = [(known, k, exclude_seen) for known, _ in encoded if known]
         if options.batching:
             results = iter(await batcher.score(jobs))
