@@ -601,20 +601,26 @@ def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
             raise ValueError(str(e)) from None
         if threads is not None:
             torch.set_num_threads(threads)
-        loaded = load_checkpoint(checkpoint)
-        model, config = model_from_checkpoint(loaded)
-        recommender = Recommender(model, loaded['item_labels'],
-                                  config.data.edge_weight,
-                                  loaded.get('item_popularity'))
-        info = {'model': config.model_name, 'dataset': config.data.dataset,
-                'checkpoint': checkpoint, 'metrics': loaded.get('metrics')}
+        def load():
+            loaded = load_checkpoint(checkpoint)
+            model, config = model_from_checkpoint(loaded)
+            return Recommender(model, loaded['item_labels'],
+                               config.data.edge_weight,
+                               loaded.get('item_popularity')), {
+                'model': config.model_name, 'title': config.model.title,
+                'dataset': config.data.dataset, 'checkpoint': checkpoint,
+                'metrics': loaded.get('metrics')}
+
+        recommender, info = load()
         app = create_app(recommender, ServeOptions(
             max_batch=max_batch, max_wait_ms=max_wait_ms,
             batching=not no_batching,
             max_session_length=max_session_length, max_k=max_k,
-            max_body_bytes=max_body_bytes, strict=strict), info)
-    click.echo(f'Serving {config.model.title} ({model.num_items:,} items) '
-               f'on http://{host}:{port} (docs: /docs)')
+            max_body_bytes=max_body_bytes, strict=strict), info, load)
+    click.echo(f"Serving {info['title']} "
+               f"({recommender.model.num_items:,} items) on "
+               f"http://{host}:{port} (docs: /docs; POST /reload or SIGHUP "
+               f"loads the checkpoint again)")
     uvicorn.run(app, host=host, port=port, log_level='warning')
 
 

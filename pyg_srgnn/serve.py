@@ -19,12 +19,24 @@ is strict, then a 422).
 """
 import asyncio
 import contextlib
+import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 
+from pyg_srgnn.popularity import popular_items
 from pyg_srgnn.recommend import Recommender
 
 try:
@@ -83,29 +95,42 @@ class ExplainRequest(BaseModel):
     session: List[ItemId]
 
 
-class Scorer:
-    r"""Ranks sessions of model items: the top :obj:`k` items and their
-    scores, in one forward pass for many sessions. Rows are independent of
-    each other (a session's scores do not depend on its batch)."""
+# Loads the model again: the recommender and its /info.
+Reloader = Callable[[], Tuple[Recommender, Dict[str, Any]]]
 
-    def __init__(self, recommender: Recommender):
-        self.recommender = recommender
 
-    @torch.no_grad()
-    def __call__(self, jobs: Sequence[Tuple[List[int], int, bool]]
-                 ) -> List[Tuple[List[int], List[float]]]:
-        model = self.recommender.model
-        scores = model.score_sessions([items for items, _, _ in jobs],
-                                      self.recommender.edge_weight)
-        out = []
-        for row, (items, k, exclude_seen) in zip(scores, jobs):
-            if exclude_seen:
+class Job(NamedTuple):
+    r"""One session to rank: the model it goes to (the one serving when its
+    request came in), its known items, :obj:`k` and whether to leave its
+    own items out."""
+    recommender: Recommender
+    items: List[int]
+    k: int
+    exclude_seen: bool
+
+
+@torch.no_grad()
+def score_jobs(jobs: Sequence[Job]) -> List[Tuple[List[int], List[float]]]:
+    r"""The top :obj:`k` items and scores of every job, one forward pass
+    per model among them (one, unless a reload came in between). A
+    session's scores do not depend on its batch."""
+    out: List[Any] = [None] * len(jobs)
+    groups: Dict[int, List[int]] = {}
+    for i, job in enumerate(jobs):
+        groups.setdefault(id(job.recommender), []).append(i)
+    for positions in groups.values():
+        recommender = jobs[positions[0]].recommender
+        scores = recommender.model.score_sessions(
+            [jobs[i].items for i in positions], recommender.edge_weight)
+        for row, i in zip(scores, positions):
+            job = jobs[i]
+            if job.exclude_seen:
                 row = row.clone()
-                row[torch.tensor(sorted(set(items))) - 1] = float('-inf')
-            k = min(k, int(torch.isfinite(row).sum()))
+                row[torch.tensor(sorted(set(job.items))) - 1] = float('-inf')
+            k = min(job.k, int(torch.isfinite(row).sum()))
             values, index = row.topk(k)
-            out.append(((index + 1).tolist(), values.tolist()))
-        return out
+            out[i] = ((index + 1).tolist(), values.tolist())
+    return out
 
 
 class MicroBatcher:
@@ -114,8 +139,7 @@ class MicroBatcher:
     first, and scores each batch in a worker thread, outside the event
     loop."""
 
-    def __init__(self, scorer: Scorer, max_batch: int, max_wait_ms: float):
-        self.scorer = scorer
+    def __init__(self, max_batch: int, max_wait_ms: float):
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
         self.queue: Optional[asyncio.Queue] = None
         self.task: Optional[asyncio.Task] = None
@@ -128,7 +152,7 @@ class MicroBatcher:
         if self.task is not None:
             self.task.cancel()
 
-    async def score(self, jobs: List[Tuple[List[int], int, bool]]):
+    async def score(self, jobs: List[Job]):
         futures = []
         loop = asyncio.get_running_loop()
         for job in jobs:
@@ -153,7 +177,7 @@ class MicroBatcher:
                     break
             jobs = [job for job, _ in pending]
             try:
-                results = await loop.run_in_executor(None, self.scorer, jobs)
+                results = await loop.run_in_executor(None, score_jobs, jobs)
             except Exception as e:  # handed to the requests, never lost
                 for _, future in pending:
                     if not future.done():
@@ -166,15 +190,41 @@ class MicroBatcher:
 
 def create_app(recommender: Recommender,
                options: Optional[ServeOptions] = None,
-               info: Optional[Dict[str, Any]] = None) -> FastAPI:
-    r"""The FastAPI app serving :obj:`recommender` (see the module)."""
+               info: Optional[Dict[str, Any]] = None,
+               reload: Optional[Reloader] = None) -> FastAPI:
+    r"""The FastAPI app serving :obj:`recommender` (see the module).
+    :obj:`reload` loads the model again (e.g. from a checkpoint a new fit
+    replaced) for :obj:`POST /reload` and SIGHUP: requests in flight finish
+    with the model they started with, later ones get the new one."""
     options = options or ServeOptions()
-    scorer = Scorer(recommender)
-    batcher = MicroBatcher(scorer, options.max_batch, options.max_wait_ms)
+    batcher = MicroBatcher(options.max_batch, options.max_wait_ms)
+    serving = {'recommender': recommender, 'info': info or {}, 'reloads': 0}
+    swap = asyncio.Lock()
+
+    async def do_reload() -> None:
+        if reload is None:
+            raise HTTPException(409, 'This server has no checkpoint to load '
+                                'again')
+        async with swap:
+            try:
+                new, new_info = await asyncio.get_running_loop(
+                ).run_in_executor(None, reload)
+            except (ValueError, OSError) as e:  # the old model serves on
+                raise HTTPException(422, f'Reload failed, the model '
+                                    f'serves on: {e}') from None
+            serving.update(recommender=new, info=new_info,
+                           reloads=serving['reloads'] + 1)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         if options.batching:
             batcher.start()
+        if reload is not None and hasattr(signal, 'SIGHUP'):
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(
+                    signal.SIGHUP,
+                    lambda: loop.create_task(_quietly(do_reload())))
         yield
         await batcher.stop()
 
@@ -193,7 +243,8 @@ def create_app(recommender: Recommender,
                           f'bytes'})
         return await call_next(request)
 
-    def check(session: Sequence[ItemId], k: Optional[int] = None) -> None:
+    def check(recommender: Recommender, session: Sequence[ItemId],
+              k: Optional[int] = None) -> None:
         if not session:
             raise HTTPException(422, 'The session is empty')
         if len(session) > options.max_session_length:
@@ -205,15 +256,16 @@ def create_app(recommender: Recommender,
             raise HTTPException(422, f"'k' must be between 1 and {largest} "
                                 f"(got {k})")
 
-    async def rank(sessions: List[List[ItemId]], k: int,
-                   exclude_seen: bool) -> List[Dict[str, Any]]:
+    async def rank(recommender: Recommender, sessions: List[List[ItemId]],
+                   k: int, exclude_seen: bool) -> List[Dict[str, Any]]:
         encoded = [recommender.split_known(s) for s in sessions]
-        jobs = [(known, k, exclude_seen) for known, _ in encoded if known]
+        jobs = [Job(recommender, known, k, exclude_seen)
+                for known, _ in encoded if known]
         if options.batching:
             results = iter(await batcher.score(jobs))
         else:
             results = iter(await asyncio.get_running_loop().run_in_executor(
-                None, scorer, jobs) if jobs else [])
+                None, score_jobs, jobs) if jobs else [])
         out = []
         for known, unknown in encoded:
             if known:
@@ -226,16 +278,12 @@ def create_app(recommender: Recommender,
                                     'to the model, which carries no '
                                     'popularity to fall back on')
             else:
-                items = popular(k)
+                items = popular_items(recommender.popularity, k).tolist()
                 scores = [float(recommender.popularity[i]) for i in items]
             out.append({'items': [recommender.item_labels[i - 1]
                                   for i in items],
                         'scores': scores, 'unknown': unknown})
         return out
-
-    def popular(k: int) -> List[int]:
-        from pyg_srgnn.popularity import popular_items
-        return popular_items(recommender.popularity, k).tolist()
 
     @app.get('/health')
     async def health() -> Dict[str, str]:
@@ -243,37 +291,55 @@ def create_app(recommender: Recommender,
 
     @app.get('/info')
     async def get_info() -> Dict[str, Any]:
-        return {**(info or {}),
+        recommender = serving['recommender']
+        return {**serving['info'],
                 'num_items': recommender.model.num_items,
                 'model_class': type(recommender.model).__name__,
+                'reloads': serving['reloads'],
                 'batching': options.batching,
                 'max_batch': options.max_batch,
                 'requests': app.state.stats['requests']}
 
     @app.post('/recommend')
     async def recommend(request: RecommendRequest) -> Dict[str, Any]:
-        check(request.session, request.k)
+        recommender = serving['recommender']  # for the whole request
+        check(recommender, request.session, request.k)
         app.state.stats['requests'] += 1
-        return (await rank([request.session], request.k,
+        return (await rank(recommender, [request.session], request.k,
                            request.exclude_seen))[0]
 
     @app.post('/recommend/batch')
     async def recommend_batch(request: BatchRequest) -> Dict[str, Any]:
+        recommender = serving['recommender']
         if not 1 <= len(request.sessions) <= options.max_sessions:
             raise HTTPException(422, f'Send 1 to {options.max_sessions} '
                                 f'sessions (got {len(request.sessions)})')
         for session in request.sessions:
-            check(session, request.k)
+            check(recommender, session, request.k)
         app.state.stats['requests'] += 1
-        return {'results': await rank(request.sessions, request.k,
-                                      request.exclude_seen)}
+        return {'results': await rank(recommender, request.sessions,
+                                      request.k, request.exclude_seen)}
 
     @app.post('/explain')
     async def explain(request: ExplainRequest) -> Dict[str, Any]:
-        check(request.session)
+        recommender = serving['recommender']
+        check(recommender, request.session)
         try:
             return recommender.explain(request.session)
         except ValueError as e:  # no known item; no attention weights
             raise HTTPException(422, str(e)) from None
 
+    @app.post('/reload')
+    async def reload_model() -> Dict[str, Any]:
+        await do_reload()
+        return {'reloads': serving['reloads'],
+                'num_items': serving['recommender'].model.num_items}
+
     return app
+
+
+async def _quietly(reload) -> None:
+    # A SIGHUP's reload has no request to answer: a failure leaves the old
+    # model serving.
+    with contextlib.suppress(HTTPException):
+        await reload

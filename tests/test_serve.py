@@ -100,6 +100,57 @@ def test_bad_requests_get_a_4xx_with_a_message(recommender, body, status,
         assert response.status_code == 422
 
 
+def test_reload_swaps_the_model_without_failing_requests(recommender):
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(recommender)
+    with torch.no_grad():
+        for param in other.model.parameters():
+            param.add_(torch.randn_like(param))
+    sessions = sessions_of(recommender, 16)
+    before = recommender.recommend(sessions, k=5)
+    after = other.recommend(sessions, k=5)
+    assert before != after
+    loads = []
+
+    def reload():
+        loads.append(True)
+        if len(loads) == 2:
+            raise ValueError('damaged checkpoint')
+        return other, {'model': 'other'}
+
+    app = create_app(recommender, ServeOptions(max_wait_ms=5), reload=reload)
+    with TestClient(app) as client:
+        def ask(i):
+            if i == 8:
+                return client.post('/reload')
+            return client.post('/recommend', json={
+                'session': sessions[i % 16], 'k': 5})
+
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(ask, range(40)))
+        # Nothing failed; each answer is one model's.
+        assert all(r.status_code == 200 for r in responses)
+        for i, response in enumerate(responses):
+            if i != 8:
+                assert response.json()['items'] in (before[i % 16],
+                                                    after[i % 16])
+        answers = [client.post('/recommend', json={'session': s, 'k': 5}
+                               ).json()['items'] for s in sessions]
+        assert answers == after
+        info = client.get('/info').json()
+        assert info['reloads'] == 1 and info['model'] == 'other'
+        # A failed reload leaves the model serving.
+        response = client.post('/reload')
+        assert response.status_code == 422
+        assert 'damaged checkpoint' in response.text
+        assert client.get('/info').json()['reloads'] == 1
+    with TestClient(create_app(recommender)) as client:
+        assert client.post('/reload').status_code == 409
+
+
 def test_serve_command_on_localhost(recommender, tmp_path):
     import socket
     import subprocess
@@ -136,6 +187,25 @@ def test_serve_command_on_localhost(recommender, tmp_path):
                             json={'session': session, 'k': 7}).json()
         assert answer['items'] == local.recommend([session], k=7)[0]
         assert httpx.get(f'{url}/docs').status_code == 200  # OpenAPI
+        # A new fit over the checkpoint, then SIGHUP: the new model serves.
+        import signal
+        fit(FitConfig.from_options(root=str(tmp_path / 'data'),
+                                   run_dir=str(tmp_path / 'run2'),
+                                   hidden_channels=8, epochs=1, seed=5,
+                                   progress=False),
+            log=lambda message: None)
+        (tmp_path / 'run2' / 'checkpoint.pt').replace(
+            tmp_path / 'run' / 'checkpoint.pt')
+        new = Recommender.from_checkpoint(str(tmp_path / 'run' /
+                                              'checkpoint.pt'))
+        server.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            if httpx.get(f'{url}/info').json()['reloads'] == 1:
+                break
+            time.sleep(0.1)
+        answer = httpx.post(f'{url}/recommend',
+                            json={'session': session, 'k': 7}).json()
+        assert answer['items'] == new.recommend([session], k=7)[0]
     finally:
         server.terminate()
         server.wait(timeout=30)
