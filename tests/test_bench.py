@@ -483,3 +483,18 @@ def test_big_log_quick_makes_the_same_splits(shared_data):
     assert out['rows'] == 150000
     assert out['same_splits'] is True
     assert out['arrow_wall_s'] > 0 and out['row_reader_wall_s'] > 0
+
+
+def test_serve_bench_quick_runs():
+    pytest.importorskip('fastapi')
+    pytest.importorskip('httpx')
+    from bench import serve
+
+    result = CliRunner().invoke(serve.main, ['--quick', '--max-requests',
+                                             '300', '--threads', '1'])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out['concurrency'] == 64 and out['requests'] == 300
+    assert out['errors'] == 0
+    assert out['rps'] > 0 and out['p99_ms'] >= out['p50_ms'] > 0
+    assert out['rss_after_mb'] > 0

@@ -1,0 +1,199 @@
+"""Load benchmark of `pyg-srgnn serve`: a real HTTP client on 127.0.0.1
+against a server process, bounded in requests and time.
+
+    python -m bench.serve --checkpoint CKPT      # bench/results/serve.json
+    python -m bench.serve --quick                # < 3 minutes, one JSON line
+
+For micro-batching on and off, and concurrency 1, 8 and 64 (httpx async
+clients, each sending POST /recommend one after another, k = 20, sessions
+of 1-5 random known items): requests per second, p50 / p99 latency end to
+end, errors (anything but a 200, or no answer), and the server's resident
+memory before and after. The full run ends with a soak (--soak-s, 300 by
+default) at concurrency 64 with batching, the server's memory sampled
+every 10 s. --quick trains a small model on the shipped sample unless
+--checkpoint is given, and measures concurrency 64 with batching only.
+"""
+import asyncio
+import json
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import click
+import numpy as np
+
+from bench.common import BENCH_DIR, RESULTS_DIR, machine, write_json
+
+
+def rss_mb(pid: int) -> float:
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float('nan')
+
+
+class Server:
+    r"""`pyg-srgnn serve` in a process of its own, on a free port."""
+
+    def __init__(self, checkpoint: str, threads: int, batching: bool):
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            self.port = s.getsockname()[1]
+        command = [sys.executable, '-m', 'pyg_srgnn', 'serve',
+                   '--checkpoint', checkpoint, '--port', str(self.port),
+                   '--threads', str(threads)]
+        if not batching:
+            command.append('--no-batching')
+        self.process = subprocess.Popen(command, cwd=BENCH_DIR.parent,
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        self.url = f'http://127.0.0.1:{self.port}'
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        import httpx
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise click.ClickException(
+                    f'the server stopped: {self.process.stderr.read()}')
+            try:
+                if httpx.get(f'{self.url}/health').status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise click.ClickException('the server did not start in time')
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+async def load(url: str, sessions: List[List[str]], concurrency: int,
+               max_requests: int, max_seconds: float) -> Dict[str, Any]:
+    r"""Sends POST /recommend from :obj:`concurrency` clients until
+    :obj:`max_requests` answers or :obj:`max_seconds`."""
+    import httpx
+    latencies: List[float] = []
+    errors = 0
+    sent = 0
+    deadline = time.perf_counter() + max_seconds
+
+    async def client(worker: int, http: httpx.AsyncClient) -> None:
+        nonlocal errors, sent
+        rng = random.Random(worker)
+        while sent < max_requests and time.perf_counter() < deadline:
+            sent += 1
+            body = {'session': rng.choice(sessions), 'k': 20}
+            start = time.perf_counter()
+            try:
+                response = await http.post(f'{url}/recommend', json=body)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(1000 * (time.perf_counter() - start))
+            errors += not ok
+
+    limits = httpx.Limits(max_connections=concurrency,
+                          max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(client(w, http) for w in range(concurrency)))
+        wall = time.perf_counter() - start
+    return {'concurrency': concurrency, 'requests': len(latencies),
+            'seconds': round(wall, 2),
+            'rps': round(len(latencies) / wall, 1),
+            'p50_ms': round(float(np.percentile(latencies, 50)), 2),
+            'p99_ms': round(float(np.percentile(latencies, 99)), 2),
+            'errors': errors}
+
+
+def measure(checkpoint: str, sessions, threads: int, batching: bool,
+            concurrencies, max_requests: int, max_seconds: float,
+            soak_s: float = 0) -> Dict[str, Any]:
+    server = Server(checkpoint, threads, batching)
+    try:
+        server.wait_ready()
+        # Warm-up, not measured.
+        asyncio.run(load(server.url, sessions, 8, 200, 10))
+        before = rss_mb(server.process.pid)
+        runs = [asyncio.run(load(server.url, sessions, c, max_requests,
+                                 max_seconds)) for c in concurrencies]
+        out = {'batching': batching, 'rss_before_mb': before,
+               'runs': runs, 'rss_after_mb': rss_mb(server.process.pid)}
+        if soak_s:
+            samples = []
+            start = time.time()
+            while time.time() - start < soak_s:
+                run = asyncio.run(load(server.url, sessions, 64, 10**9, 10))
+                samples.append({'t_s': round(time.time() - start),
+                                'rss_mb': rss_mb(server.process.pid),
+                                'rps': run['rps'], 'p99_ms': run['p99_ms'],
+                                'errors': run['errors']})
+            out['soak'] = samples
+        return out
+    finally:
+        server.stop()
+
+
+def train_small(tmp: Path) -> str:
+    from pyg_srgnn.config import FitConfig
+    from pyg_srgnn.train import fit
+    fit(FitConfig.from_options(root=str(tmp / 'data'),
+                               run_dir=str(tmp / 'run'), epochs=3,
+                               progress=False, num_threads=1),
+        log=lambda message: None)
+    return str(tmp / 'run' / 'checkpoint.pt')
+
+
+@click.command()
+@click.option('--checkpoint', default=None,
+              help='The model to serve [--quick: one trained in the run].')
+@click.option('--quick', is_flag=True)
+@click.option('--threads', default=2, show_default=True,
+              help="The server's torch threads.")
+@click.option('--max-requests', default=20000, show_default=True)
+@click.option('--max-seconds', default=30.0, show_default=True)
+@click.option('--soak-s', default=300.0, show_default=True)
+@click.option('--out', 'out_path', default=None,
+              help='Result file (default: bench/results/serve.json).')
+def main(checkpoint, quick, threads, max_requests, max_seconds, soak_s,
+         out_path):
+    import torch
+    started_on = machine()
+    with tempfile.TemporaryDirectory() as tmp:
+        if checkpoint is None:
+            if not quick:
+                raise click.UsageError('--checkpoint is needed unless '
+                                       '--quick')
+            checkpoint = train_small(Path(tmp))
+        labels = torch.load(checkpoint, weights_only=True)['item_labels']
+        rng = random.Random(0)
+        sessions = [[rng.choice(labels) for _ in range(rng.randint(1, 5))]
+                    for _ in range(1000)]
+        if quick:
+            out = measure(checkpoint, sessions, threads, True, [64],
+                          min(max_requests, 3000), min(max_seconds, 30))
+            run = out['runs'][0]
+            print(json.dumps({**run, 'rss_before_mb': out['rss_before_mb'],
+                              'rss_after_mb': out['rss_after_mb']}))
+            return
+        results = [measure(checkpoint, sessions, threads, batching,
+                           [1, 8, 64], max_requests, max_seconds,
+                           soak_s if batching else 0)
+                   for batching in (True, False)]
+    write_json(Path(out_path) if out_path else RESULTS_DIR / 'serve.json', {
+        'command': 'python -m bench.serve ' + ' '.join(sys.argv[1:]),
+        'machine': started_on, 'checkpoint': checkpoint,
+        'max_requests': max_requests, 'max_seconds': max_seconds,
+        'results': results})
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == '__main__':
+    main()
