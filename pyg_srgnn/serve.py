@@ -22,6 +22,7 @@ import contextlib
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import (
     Any,
     Callable,
@@ -41,13 +42,17 @@ from pyg_srgnn.recommend import Recommender
 
 try:
     from fastapi import FastAPI, HTTPException, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
     from pydantic import BaseModel, Field
 except ImportError as e:  # pragma: no cover - the [serve] extra
     raise ImportError("pyg-srgnn serve needs FastAPI and uvicorn: pip "
                       "install 'pyg-srgnn[serve]'") from e
 
 ItemId = Union[str, int]
+
+# The page at /: type or click a session, see its top items and the
+# attention of each click.
+PAGE = Path(__file__).parent / 'static' / 'index.html'
 
 
 @dataclass
@@ -284,6 +289,22 @@ def create_app(recommender: Recommender,
                                   for i in items],
                         'scores': scores, 'unknown': unknown})
         return out
+
+    @app.get('/', response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> str:
+        return PAGE.read_text(encoding='utf-8')
+
+    @app.get('/items')
+    async def items(limit: int = 20) -> Dict[str, Any]:
+        r"""POP's items (the most clicked in training), as the page offers
+        them to click."""
+        recommender = serving['recommender']
+        if recommender.popularity is None:
+            return {'items': recommender.item_labels[:max(0, limit)]}
+        limit = max(0, min(limit, recommender.model.num_items))
+        return {'items': [recommender.item_labels[i - 1] for i in
+                          popular_items(recommender.popularity,
+                                        limit).tolist()]}
 
     @app.get('/health')
     async def health() -> Dict[str, str]:
