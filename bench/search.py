@@ -15,7 +15,7 @@ no part: `summary` does not read it.
 """
 import json
 import statistics
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import click
 
@@ -65,12 +65,14 @@ def run_candidate(candidate, dataset, seed, epochs, threads):
         f'{dataset} --seed {seed} --epochs {epochs} --threads {threads}')
 
 
-def validation_record(run_dir) -> Dict[str, Any]:
+def validation_record(run_dir) -> Optional[Dict[str, Any]]:
     r"""A run's best validation epoch by HR@20 so far, from its log."""
     records = [json.loads(line) for line in
                (run_dir / 'log.jsonl').read_text().splitlines()
                if line.strip()]
     records = [r for r in records if 'valid' in r]
+    if not records:  # started, no epoch finished yet
+        return None
     best = max(records, key=lambda r: r['valid']['HR@20'])
     return {'epochs': len(records), 'best_epoch': best['epoch'],
             'finished': (run_dir / 'metrics.json').is_file(),
@@ -90,12 +92,14 @@ def summary(dataset, epochs):
             config = candidate_config(name, dataset, seed, epochs, 1)
             # A run with refit chose its epoch the same way first.
             refit = config.replace(refit=True)
-            found = [run_dir for run_dir in (run_dir_of(config),
-                                             run_dir_of(refit))
+            found = [(run_dir, validation_record(run_dir))
+                     for run_dir in (run_dir_of(config), run_dir_of(refit))
                      if (run_dir / 'log.jsonl').is_file()]
+            found = [(run_dir, record) for run_dir, record in found
+                     if record is not None]
             if found:
-                runs.append({'seed': seed, 'run_dir': found[0].name,
-                             **validation_record(found[0])})
+                runs.append({'seed': seed, 'run_dir': found[0][0].name,
+                             **found[0][1]})
         if runs:
             rows.append({
                 'candidate': name, 'options': options, 'runs': runs,

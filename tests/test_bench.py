@@ -400,6 +400,8 @@ def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
               test_hr=0.99)
     write_log('diginetica-clean-official-nis16-seed0', [0.45, 0.52])
     write_log('diginetica-clean-official-nis16-seed1', [0.51, 0.50])
+    # A run just started, no epoch finished: not counted yet.
+    write_log('diginetica-clean-official-nis16-seed2', [])
     result = CliRunner().invoke(bench.search.main, ['summary'])
     assert result.exit_code == 0, result.output
     out = json.loads((tmp_path / 'search-diginetica.json').read_text())
