@@ -96,6 +96,11 @@ def test_bad_requests_get_a_4xx_with_a_message(recommender, body, status,
         big = client.post('/recommend', content='x' * (2 << 20),
                           headers={'content-type': 'application/json'})
         assert big.status_code == 413
+        # Sent in chunks, without a length: refused as well.
+        chunks = (b'x' * (1 << 16) for _ in range(40))
+        big = client.post('/recommend', content=chunks,
+                          headers={'content-type': 'application/json'})
+        assert big.status_code == 413 and 'exceeds' in big.text
         response = client.post('/recommend/batch', json={'sessions': []})
         assert response.status_code == 422
 
