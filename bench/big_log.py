@@ -104,28 +104,19 @@ def preprocess(log: Path, root: Path, arrow: bool) -> Dict[str, float]:
 
 
 def same_splits(a: Path, b: Path) -> bool:
-    r"""Whether two data set roots hold the same processed files."""
-    files_a = sorted(p.relative_to(a) for p in a.rglob('*.pt')
-                     if 'processed' in p.parts)
-    files_b = sorted(p.relative_to(b) for p in b.rglob('*.pt')
-                     if 'processed' in p.parts)
+    r"""Whether two preprocessed data set roots hold the same splits: the
+    samples of both splits and the item ids, read as `fit` reads them."""
     import torch
-    return bool(files_a) and files_a == files_b and all(
-        _equal(torch.load(a / f, weights_only=False),
-               torch.load(b / f, weights_only=False)) for f in files_a)
 
-
-def _equal(x, y) -> bool:
-    import torch
-    if isinstance(x, torch.Tensor):
-        return isinstance(y, torch.Tensor) and torch.equal(x, y)
-    if isinstance(x, dict):
-        return x.keys() == y.keys() and all(_equal(x[k], y[k]) for k in x)
-    if isinstance(x, (list, tuple)):
-        return len(x) == len(y) and all(map(_equal, x, y))
-    if isinstance(x, np.ndarray):
-        return np.array_equal(x, y)
-    return x == y
+    from pyg_srgnn.data.registry import load_dataset
+    for split in ('train', 'test'):
+        one = load_dataset('custom', str(a), split)
+        other = load_dataset('custom', str(b), split)
+        if list(one.item_labels) != list(other.item_labels) or not all(
+                torch.equal(x, y) for x, y in zip(one.sample_tensors(),
+                                                  other.sample_tensors())):
+            return False
+    return True
 
 
 @click.command()
