@@ -31,6 +31,7 @@ import torch
 from bench.accuracy import run
 from bench.common import (
     RESULTS_DIR,
+    chosen_models,
     machine,
     peak_rss_mb,
     use_shared_data,
@@ -97,12 +98,7 @@ def search(model_name: str, grid: Dict[str, tuple], train_set, train_index,
               help='Then run fit with each winner (and POP, S-POP) into '
               'bench/results/accuracy/.')
 def main(dataset, root, models, threads, quick, fit_winners):
-    names = models.split(',')
-    unknown = [name for name in names if name not in GRIDS]
-    if unknown:
-        raise click.BadParameter(f"unknown {', '.join(unknown)} (expected "
-                                 f"some of {', '.join(GRIDS)})",
-                                 param_hint='--models')
+    names = chosen_models(models, GRIDS)
     keep_freed_memory()
     use_shared_data()
     torch.set_num_threads(threads)

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from bench.common import (
     RESULTS_DIR,
+    chosen_models,
     machine,
     peak_rss_mb,
     use_shared_data,
@@ -133,12 +134,7 @@ def measure(model, train: Tuple[Tensor, Tensor],
               'baselines-DATASET.json).')
 def main(dataset, root, synthetic, quick, models, batch_size, threads, seed,
          out_path):
-    names = models.split(',')
-    unknown = [name for name in names if name not in MODELS]
-    if unknown:
-        raise click.BadParameter(f"unknown {', '.join(unknown)} (expected "
-                                 f"some of {', '.join(MODELS)})",
-                                 param_hint='--models')
+    names = chosen_models(models, MODELS)
     # Every batch allocates [batch, num_items] scores; kept memory saves
     # faulting them in again, as `pyg-srgnn fit` does.
     keep_freed = keep_freed_memory()

@@ -69,3 +69,16 @@ def git_commit() -> Optional[str]:
 def write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2) + '\n')
+
+
+def chosen_models(models: str, known) -> list:
+    r"""The comma-separated :obj:`models` of a bench's :obj:`--models`,
+    refusing names not in :obj:`known` in one line."""
+    import click
+    names = models.split(',')
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)} (expected "
+                                 f"some of {', '.join(known)})",
+                                 param_hint='--models')
+    return names
