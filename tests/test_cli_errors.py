@@ -145,6 +145,10 @@ CASES = [
     # evaluate
     ('evaluate --checkpoint {missing}.pt', 'No checkpoint at', 1),
     ('serve --checkpoint {missing}.pt', 'No checkpoint at', 1),
+    ('fit --nproc 0', '0 is not in the range x>=1', 2),
+    ('evaluate --checkpoint {run}/checkpoint.pt --hybrid-short 0 '
+     '--short-checkpoint {run}/checkpoint.pt', '0 is not in the range x>=1',
+     2),
     ('serve --checkpoint {run}/checkpoint.pt --port 0', "0 is not in the "
      "range 1<=x<=65535", 2),
     ('evaluate --checkpoint {run}/checkpoint.pt --batch-size 0',

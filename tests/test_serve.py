@@ -103,6 +103,8 @@ def test_bad_requests_get_a_4xx_with_a_message(recommender, body, status,
         assert big.status_code == 413 and 'exceeds' in big.text
         response = client.post('/recommend/batch', json={'sessions': []})
         assert response.status_code == 422
+        response = client.get('/items?limit=many')
+        assert response.status_code == 422 and 'limit' in response.text
 
 
 def test_reload_swaps_the_model_without_failing_requests(recommender):
