@@ -41,6 +41,8 @@ from pyg_srgnn.config import (
     PROTOCOLS,
     VALID_SPLITS,
     FitConfig,
+    preset_names,
+    read_preset,
 )
 from pyg_srgnn.models import MODELS, model_option_names
 from pyg_srgnn.train import fit, resume
@@ -114,11 +116,19 @@ def variant(config: FitConfig) -> str:
 @click.option('--embedding-dropout', type=float, default=None,
               help='SR-GNN: NISER+.')
 @click.option('--positions', type=int, default=None, help='SR-GNN: NISER+.')
-def main(dataset, protocol, seed, epochs, threads, root, **options):
+@click.option('--preset', type=click.Choice(preset_names()),
+              help='A shipped preset (pyg-srgnn fit --preset); the options '
+              'above override it. The run is named by its options.')
+def main(dataset, protocol, seed, epochs, threads, root, preset, **options):
     # The model's options only where given (its config has the defaults).
     model_options = model_option_names()
     options = {key: value for key, value in options.items()
                if key not in model_options or value is not None}
+    if preset is not None:
+        given = {key: value for key, value in options.items()
+                 if key in model_options or key == 'model'
+                 and value != 'srgnn'}
+        options = {**options, **read_preset(preset), **given}
     config = FitConfig.from_options(
         dataset=dataset, root=root, protocol=protocol, seed=seed,
         epochs=epochs, num_threads=threads, progress=False, **options)

@@ -21,7 +21,9 @@ from pyg_srgnn.config import (
     FitConfig,
     RuntimeConfig,
     TrainingConfig,
+    preset_names,
     read_config_file,
+    read_preset,
 )
 from pyg_srgnn.data.registry import DATASETS
 from pyg_srgnn.data.session_graph import EDGE_WEIGHTS
@@ -177,6 +179,11 @@ def launch(nproc: int) -> None:
 
 @main.command()
 @config_options
+@click.option('--preset', type=click.Choice(preset_names()),
+              help='A shipped setting beyond the paper, chosen on the '
+              'validation split (pyg_srgnn/presets/NAME.toml: niser is '
+              'NISER, niser-plus NISER+); --config and the command line '
+              'override it.')
 @click.option('--config', 'config_file', type=click.Path(dir_okay=False),
               help='A TOML or YAML file of options, keyed by option name; '
               'options given on the command line override it.')
@@ -192,7 +199,7 @@ def launch(nproc: int) -> None:
               'fit ...` with the other options; the global batch size stays '
               '--batch-size. For several machines, run torchrun yourself.')
 @click.pass_context
-def fit(ctx, config_file, resume_dir, nproc, **options):
+def fit(ctx, preset, config_file, resume_dir, nproc, **options):
     """Train a model (SR-GNN unless --model says otherwise) and report
     HR@K / MRR@K on the test split, beside POP's.
 
@@ -210,9 +217,10 @@ def fit(ctx, config_file, resume_dir, nproc, **options):
              if ctx.get_parameter_source(key) is ParameterSource.COMMANDLINE}
     try:
         if resume_dir is not None:
-            if config_file is not None:
+            if config_file is not None or preset is not None:
                 raise ValueError('--resume continues a run with its saved '
-                                 'options; --config cannot be given with it')
+                                 'options; --config and --preset cannot be '
+                                 'given with it')
             check_resume_options(given)
             config = load_run_config(resume_dir)
         else:
@@ -221,6 +229,8 @@ def fit(ctx, config_file, resume_dir, nproc, **options):
             model_options = model_option_names()
             values = {key: value for key, value in options.items()
                       if key not in model_options}
+            if preset is not None:
+                values.update(read_preset(preset))
             if config_file is not None:
                 values.update(read_config_file(config_file))
             values.update(given)

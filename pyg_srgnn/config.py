@@ -446,6 +446,24 @@ def read_config_file(path: str) -> Dict[str, Any]:
                           value for key, value in flat.items()}, path)
 
 
+PRESETS_DIR = os.path.join(os.path.dirname(__file__), 'presets')
+
+
+def preset_names() -> List[str]:
+    r"""The presets shipped with pyg-srgnn: TOML config files in
+    :obj:`pyg_srgnn/presets`, each naming its source."""
+    return sorted(name[:-len('.toml')] for name in os.listdir(PRESETS_DIR)
+                  if name.endswith('.toml'))
+
+
+def read_preset(name: str) -> Dict[str, Any]:
+    r"""The options of the preset :obj:`name` (:func:`preset_names`)."""
+    if name not in preset_names():
+        raise ValueError(f"Unknown preset {name!r} (expected one of "
+                         f"{', '.join(preset_names())})")
+    return read_config_file(os.path.join(PRESETS_DIR, f'{name}.toml'))
+
+
 def option_fields() -> Dict[str, Any]:
     r"""Every option's dataclass field, by name: the sections' and every
     model's (an option several models have has one type)."""

@@ -8,7 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from pyg_srgnn.cli import main
-from pyg_srgnn.config import FitConfig, read_config_file
+from pyg_srgnn.config import (
+    FitConfig,
+    preset_names,
+    read_config_file,
+    read_preset,
+)
 from pyg_srgnn.train import fit, load_run_config, resume
 
 # Trains like `small` below in a child process that SIGKILLs itself at the
@@ -158,6 +163,39 @@ def test_config_file_precedence(tmp_path):
                               'hidden_channels': 8}
     assert saved['training']['seed'] == 4  # the command line wins
     assert saved['training']['batch_size'] == 50  # the sample's default
+
+
+def test_preset_precedence(tmp_path):
+    # The preset under the config file under the command line.
+    config = tmp_path / 'fit.toml'
+    config.write_text('positions = 10\n')
+    result = CliRunner().invoke(main, [
+        'fit', '--preset', 'niser-plus', '--config', str(config),
+        '--embedding-dropout', '0.2', '--epochs', '1', '--hidden-channels',
+        '8', '--no-progress', '--root', str(tmp_path / 'data'), '--run-dir',
+        str(tmp_path / 'run')
+    ])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / 'run' / 'config.json').read_text())
+    assert saved['model']['norm_scale'] == 16  # the preset
+    assert saved['model']['positions'] == 10  # the file
+    assert saved['model']['embedding_dropout'] == 0.2  # the command line
+
+    result = CliRunner().invoke(main, ['fit', '--resume', str(
+        tmp_path / 'run'), '--preset', 'niser'])
+    assert result.exit_code == 2
+    assert '--preset cannot be given with it' in result.output
+    result = CliRunner().invoke(main, ['fit', '--preset', 'niser+'])
+    assert result.exit_code == 2
+    assert "'niser+' is not one of 'niser', 'niser-plus'" in result.output
+
+
+@pytest.mark.parametrize('name', preset_names())
+def test_presets_are_valid_srgnn_configs(name):
+    config = FitConfig.from_options(**read_preset(name))
+    assert config.model_name == 'srgnn' and config.model.norm_scale == 16
+    with pytest.raises(ValueError, match="Unknown preset 'x'"):
+        read_preset('x')
 
 
 def test_config_key_k_like_the_option(tmp_path):
