@@ -3,7 +3,7 @@ one's own; errors name the file and the malformed lines."""
 import csv
 import dataclasses
 import itertools
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -96,13 +96,16 @@ def read_yoochoose_clicks(path: PathLike,
         log = read_click_log(path, session_col=0, item_col=2, time_col=1,
                              sep=',', time_format='iso', header=header,
                              on_error=on_error)
-    return dataclasses.replace(log, time=np.zeros_like(log.time))
+    # Zeros that take no memory until written.
+    return dataclasses.replace(log, time=np.zeros(len(log), dtype=np.int64))
 
 
-def _read_yoochoose_arrow(path: PathLike, header: bool) -> Optional[ClickLog]:
-    r"""The YOOCHOOSE log read by pyarrow's multi-threaded CSV reader, with
-    sessions and items coded in order of first appearance by its dictionary
-    encoding: the same :class:`ClickLog` as the row reader gives, in a
+def _read_yoochoose_arrow(path: PathLike, header: bool,
+                         block_size: int = 1 << 24) -> Optional[ClickLog]:
+    r"""The YOOCHOOSE log read by pyarrow's multi-threaded streaming CSV
+    reader, block by block, so that only the int64 columns of the whole log
+    are held, not its text: the same :class:`ClickLog` as the row reader
+    gives (sessions and items coded in order of first appearance), in a
     fraction of its time and memory. :obj:`None` where pyarrow is not
     installed or any row is malformed, so that the row reader names the
     lines."""
@@ -112,12 +115,14 @@ def _read_yoochoose_arrow(path: PathLike, header: bool) -> Optional[ClickLog]:
         import pyarrow.csv as pa_csv
     except ImportError:
         return None
+    items: Dict[str, int] = {}  # item id -> code, in order of appearance
+    item_parts, date_parts, run_ids, run_lengths = [], [], [], []
     try:
-        table = pa_csv.read_csv(
+        reader = pa_csv.open_csv(
             str(path),
             read_options=pa_csv.ReadOptions(
                 column_names=list(YOOCHOOSE_COLUMNS), skip_rows=int(header),
-                block_size=1 << 24),
+                block_size=block_size),
             parse_options=pa_csv.ParseOptions(delimiter=','),
             convert_options=pa_csv.ConvertOptions(
                 include_columns=['session_id', 'timestamp', 'item_id'],
@@ -130,31 +135,52 @@ def _read_yoochoose_arrow(path: PathLike, header: bool) -> Optional[ClickLog]:
                               'timestamp': pa.timestamp('us', tz='UTC')},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False))
+        for batch in reader:
+            session, time, item = (batch.column(name) for name in (
+                'session_id', 'timestamp', 'item_id'))
+            if session.null_count or time.null_count or pc.any(
+                    pc.equal(pc.utf8_length(item), 0)).as_py():
+                return None  # the row reader names the row
+            # Items: the block's distinct ids in order of appearance, each
+            # given the next code where it is new.
+            encoded = item.dictionary_encode()
+            codes = np.fromiter(
+                (items.setdefault(label, len(items))
+                 for label in encoded.dictionary.to_pylist()),
+                dtype=np.int64, count=len(encoded.dictionary))
+            item_parts.append(codes[encoded.indices.to_numpy()])
+            date_parts.append(time.cast(pa.int64()).to_numpy() //
+                              MICROSECONDS_PER_SECOND)
+            # Sessions: runs of one id (a session's clicks are mostly
+            # together), coded once all are read.
+            session = session.to_numpy()
+            starts = np.flatnonzero(np.concatenate(
+                [[True], session[1:] != session[:-1]]))
+            run_ids.append(session[starts])
+            run_lengths.append(np.diff(starts, append=len(session)))
+            del batch, session, time, item, encoded
+            pa.default_memory_pool().release_unused()
     except (pa.ArrowException, OSError):
         return None
-    if table.num_rows == 0 or table.column('timestamp').null_count:
+    if not item_parts:
         return None
-    if table.column('session_id').null_count:
-        return None
-    codes = []
-    for name in ('session_id', 'item_id'):
-        column = table.column(name).combine_chunks()
-        table = table.drop_columns([name])
-        if name == 'item_id' and pc.any(pc.equal(pc.utf8_length(column),
-                                                 0)).as_py():
-            return None  # an empty id: the row reader names it
-        encoded = column.dictionary_encode()  # codes by first appearance
-        del column
-        codes.append((encoded.indices.to_numpy().astype(np.int64),
-                      encoded.dictionary))
-    (session, _), (item, labels) = codes
-    date = table.column('timestamp').combine_chunks().cast(
-        pa.int64()).to_numpy() // MICROSECONDS_PER_SECOND
-    del table, codes
-    pa.default_memory_pool().release_unused()
-    return ClickLog(session=session, item=item, time=np.zeros_like(session),
-                    date=date,
-                    item_labels=np.array(labels.to_pylist(), dtype=str))
+    return ClickLog(session=_first_appearance_codes(
+                        np.concatenate(run_ids), np.concatenate(run_lengths)),
+                    item=np.concatenate(item_parts),
+                    time=np.zeros(sum(map(len, item_parts)), dtype=np.int64),
+                    date=np.concatenate(date_parts),
+                    item_labels=np.array(list(items), dtype=str))
+
+
+def _first_appearance_codes(run_ids: np.ndarray,
+                            run_lengths: np.ndarray) -> np.ndarray:
+    r"""The codes 0, 1, ... of the ids of runs of equal ids, in order of
+    first appearance, one per element of the runs."""
+    ids, first, inverse = np.unique(run_ids, return_index=True,
+                                    return_inverse=True)
+    code = np.empty(len(ids), dtype=np.int64)
+    code[np.argsort(first)] = np.arange(len(ids))
+    return np.repeat(code[inverse.reshape(-1)], run_lengths)
 
 
 def read_click_log(

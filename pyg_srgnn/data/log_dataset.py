@@ -188,6 +188,7 @@ class SessionLogDataset(SessionDataset):
             log = read_click_log(files[0], on_error=opts['on_error'],
                                  **opts['reader'])
         split = split_sessions(log, opts['protocol'], opts['test_days'])
+        del log  # the clicks of a large log: memory the samples need
         if opts['fraction'] is not None:
             split, train = yoochoose_fraction(split, opts['fraction'])
         else:

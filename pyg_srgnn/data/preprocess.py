@@ -92,15 +92,21 @@ def group_sessions(
         no dates).
     """
     num_sessions = int(log.session.max()) + 1 if len(log) > 0 else 0
-    order = np.lexsort((log.time, log.session))  # a stable sort
     ptr = np.zeros(num_sessions + 1, dtype=np.int64)
     np.cumsum(np.bincount(log.session, minlength=num_sessions), out=ptr[1:])
-
+    # Stable sorts: by session, then by time where times differ (not in
+    # YOOCHOOSE, whose clicks keep their file order).
+    same_time = len(log) == 0 or bool((log.time == log.time[0]).all())
+    order = (np.argsort(log.session, kind='stable') if same_time else
+             np.lexsort((log.time, log.session)))
     sessions = Sequences(log.item[order], ptr)
     if log.date is None:
         return sessions, None
-    last_row = np.zeros(num_sessions, dtype=np.int64)
-    np.maximum.at(last_row, log.session, np.arange(len(log)))
+    if same_time:  # each session's clicks in file order
+        last_row = order[ptr[1:] - 1]
+    else:
+        last_row = np.zeros(num_sessions, dtype=np.int64)
+        np.maximum.at(last_row, log.session, np.arange(len(log)))
     return sessions, log.date[last_row]
 
 
@@ -119,12 +125,17 @@ def filter_clicks(seqs: Sequences, mask: np.ndarray,
         (seqs, index): the filtered sequences and the positions in the input
         of the sequences kept.
     """
+    # The kept sequences keep their order, so one mask over the values
+    # selects them (less memory than gathering their positions).
     seq_of_value = np.repeat(np.arange(len(seqs)), seqs.lengths)
     lengths = np.bincount(seq_of_value[mask], minlength=len(seqs))
-    ptr = np.zeros(len(seqs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    index = np.flatnonzero(lengths >= min_length)
-    return Sequences(seqs.values[mask], ptr).select(index), index
+    kept = lengths >= min_length
+    mask = mask & kept[seq_of_value]
+    del seq_of_value
+    index = np.flatnonzero(kept)
+    ptr = np.zeros(len(index) + 1, dtype=np.int64)
+    np.cumsum(lengths[index], out=ptr[1:])
+    return Sequences(seqs.values[mask], ptr), index
 
 
 def official_split(log: ClickLog, test_days: int = 7) -> SessionSplit:
@@ -285,11 +296,13 @@ def yoochoose_fraction(
     prefixes, targets, session = prefix_augment(train)
     # The samples of the first session kept before the cut.
     skip = first - (int(ends[first_session - 1]) if first_session else 0)
-    samples = np.arange(skip, len(targets))
+    # The samples from the skip-th on: a view of their values.
+    start = prefixes.ptr[skip]
+    prefixes = Sequences(prefixes.values[start:], prefixes.ptr[skip:] - start)
     return (
         replace(split, train=train,
                 train_dates=split.train_dates[first_session:]),
-        (prefixes.select(samples), targets[skip:], session[skip:]),
+        (prefixes, targets[skip:], session[skip:]),
     )
 
 
@@ -333,8 +346,9 @@ def _renumber(item_labels: np.ndarray, train: Sequences,
               test_dates: np.ndarray) -> SessionSplit:
     # Numbers items from 1 in order of first click in training, drops test
     # clicks on other items, then test sessions left shorter than 2.
-    codes, first_click = np.unique(train.values, return_index=True)
-    item_codes = codes[np.argsort(first_click)]  # in order of first click
+    first_click = _first_positions(train.values, len(item_labels))
+    clicked = np.flatnonzero(first_click < len(train.values))
+    item_codes = clicked[np.argsort(first_click[clicked])]  # by first click
     new_id = np.zeros(len(item_labels), dtype=np.int64)  # 0: unseen
     new_id[item_codes] = np.arange(1, len(item_codes) + 1)
 
@@ -343,6 +357,18 @@ def _renumber(item_labels: np.ndarray, train: Sequences,
     test, kept = filter_clicks(test, test.values > 0)
     return SessionSplit(train, test, item_labels[item_codes], train_dates,
                         test_dates[kept])
+
+
+def _first_positions(values: np.ndarray, size: int,
+                     chunk: int = 1 << 20) -> np.ndarray:
+    # The first position of each value 0 .. size - 1 in values (len(values)
+    # where it does not occur), a chunk at a time: little memory on logs of
+    # tens of millions of clicks.
+    first = np.full(size, len(values), dtype=np.int64)
+    for start in range(0, len(values), chunk):
+        part = values[start:start + chunk]
+        np.minimum.at(first, part, np.arange(start, start + len(part)))
+    return first
 
 
 def _sort_by_date(index: np.ndarray, dates: np.ndarray) -> np.ndarray:

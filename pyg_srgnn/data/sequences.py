@@ -69,8 +69,17 @@ def ragged_positions(start: np.ndarray,
     runs in the result."""
     out_ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out_ptr[1:])
-    positions = np.repeat(start - out_ptr[:-1], lengths)
-    positions += np.arange(out_ptr[-1])
+    # Steps of 1 inside a run and a jump to the next run's start, summed in
+    # place: no temporary as long as the result.
+    positions = np.ones(out_ptr[-1], dtype=np.int64)
+    nonempty = lengths > 0
+    start, at, lengths = (start[nonempty], out_ptr[:-1][nonempty],
+                          lengths[nonempty])
+    if len(start) > 0:
+        jump = start.astype(np.int64)  # a copy
+        jump[1:] -= start[:-1] + lengths[:-1] - 1
+        positions[at] = jump
+        np.cumsum(positions, out=positions)
     return positions, out_ptr
 
 

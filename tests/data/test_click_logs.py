@@ -365,3 +365,32 @@ def test_read_yoochoose_clicks_with_pyarrow_as_the_row_reader(
     for name in ('session', 'item', 'time', 'date', 'item_labels'):
         assert np.array_equal(getattr(fast, name), getattr(rows, name)), name
     assert fast.item_labels.dtype == rows.item_labels.dtype
+
+
+def test_pyarrow_reads_block_by_block_as_the_row_reader(tmp_path,
+                                                        monkeypatch):
+    # Blocks of 256 bytes: sessions interleave and come back in later
+    # blocks, items recur across blocks; the codes stay those of first
+    # appearance in the whole log.
+    pytest.importorskip('pyarrow')
+    from pyg_srgnn.data import click_logs
+    rng = np.random.default_rng(0)
+    lines = [f'{900 - 7 * int(rng.integers(40))},2014-04-0{1 + i % 7}T10:51:'
+             f'{i % 60:02d}.277Z,{214000000 + int(rng.zipf(1.5)) % 97},0\n'
+             for i in range(600)]
+    path = tmp_path / 'clicks.dat'
+    path.write_text(''.join(lines))
+    fast = click_logs._read_yoochoose_arrow(path, header=False,
+                                            block_size=256)
+    monkeypatch.setitem(sys.modules, 'pyarrow', None)
+    rows = read_yoochoose_clicks(path)
+    for name in ('session', 'item', 'time', 'date', 'item_labels'):
+        assert np.array_equal(getattr(fast, name), getattr(rows, name)), name
+    monkeypatch.undo()
+
+    # A malformed row in a late block: the row reader, which names it.
+    path.write_text(''.join(lines) + '17,2014-04-07T10:51:09Z,,0\n')
+    assert click_logs._read_yoochoose_arrow(path, header=False,
+                                            block_size=256) is None
+    with pytest.raises(ValueError, match=r'clicks\.dat.*line 601'):
+        read_yoochoose_clicks(path)

@@ -50,6 +50,25 @@ def test_group_sessions():
     assert (dates // DAY).tolist() == [3, 2, 1]
 
 
+def test_group_sessions_in_file_order():
+    # Equal times (YOOCHOOSE): clicks in file order, sessions interleaved.
+    log = click_log([(1, 'a', 0, 4), (0, 'b', 0, 1), (1, 'c', 0, 2),
+                     (0, 'a', 0, 3), (2, 'c', 0, 5), (0, 'c', 0, 1)])
+    sessions, dates = group_sessions(log)
+    assert sessions.tolist() == [[1, 0, 2], [0, 2], [2]]
+    assert (dates // DAY).tolist() == [1, 2, 5]
+
+
+def test_select_gathers_any_order():
+    rng = np.random.default_rng(0)
+    lists = [rng.integers(0, 9, int(n)).tolist()
+             for n in rng.integers(0, 5, 50)]
+    seqs = Sequences.from_lists(lists)
+    index = rng.integers(0, 50, 80)  # repeats, empty sequences, any order
+    assert seqs.select(index).tolist() == [lists[i] for i in index]
+    assert seqs.select(np.zeros(0, dtype=np.int64)).tolist() == []
+
+
 def test_filter_clicks():
     seqs = Sequences.from_lists([[1, 2, 3], [4, 5], [6], [7, 8]])
     mask = np.array([True, False, True, True, False, True, True, True])
