@@ -97,13 +97,17 @@ def group_sessions(
     # Stable sorts: by session, then by time where times differ (not in
     # YOOCHOOSE, whose clicks keep their file order).
     same_time = len(log) == 0 or bool((log.time == log.time[0]).all())
-    order = (np.argsort(log.session, kind='stable') if same_time else
-             np.lexsort((log.time, log.session)))
-    sessions = Sequences(log.item[order], ptr)
+    if same_time and bool((log.session[1:] >= log.session[:-1]).all()):
+        order = None  # each session's clicks together, as in YOOCHOOSE
+    elif same_time:
+        order = np.argsort(log.session, kind='stable')
+    else:
+        order = np.lexsort((log.time, log.session))
+    sessions = Sequences(log.item if order is None else log.item[order], ptr)
     if log.date is None:
         return sessions, None
     if same_time:  # each session's clicks in file order
-        last_row = order[ptr[1:] - 1]
+        last_row = ptr[1:] - 1 if order is None else order[ptr[1:] - 1]
     else:
         last_row = np.zeros(num_sessions, dtype=np.int64)
         np.maximum.at(last_row, log.session, np.arange(len(log)))

@@ -46,7 +46,14 @@ class Sequences(NamedTuple):
         return len(self.ptr) - 1
 
     def select(self, index: np.ndarray) -> 'Sequences':
-        r"""Returns the sequences at positions :obj:`index`, in that order."""
+        r"""Returns the sequences at positions :obj:`index`, in that order
+        (a view of :obj:`values` where :obj:`index` is a range)."""
+        index = np.asarray(index, dtype=np.int64)
+        if len(index) > 0 and index[-1] - index[0] == len(index) - 1 and (
+                np.diff(index) == 1).all():
+            start, stop = self.ptr[index[0]], self.ptr[index[-1] + 1]
+            return Sequences(self.values[start:stop],
+                             self.ptr[index[0]:index[-1] + 2] - start)
         positions, ptr = gather_positions(self.ptr, index)
         return Sequences(self.values[positions], ptr)
 

@@ -57,6 +57,12 @@ def test_group_sessions_in_file_order():
     sessions, dates = group_sessions(log)
     assert sessions.tolist() == [[1, 0, 2], [0, 2], [2]]
     assert (dates // DAY).tolist() == [1, 2, 5]
+    # Each session's clicks together: no sort needed, the same grouping.
+    log = click_log([(0, 'a', 0, 4), (0, 'b', 0, 1), (1, 'c', 0, 2),
+                     (2, 'a', 0, 3), (2, 'c', 0, 5), (2, 'b', 0, 1)])
+    sessions, dates = group_sessions(log)
+    assert sessions.tolist() == [[0, 1], [2], [0, 2, 1]]
+    assert (dates // DAY).tolist() == [1, 2, 1]
 
 
 def test_select_gathers_any_order():
@@ -67,6 +73,10 @@ def test_select_gathers_any_order():
     index = rng.integers(0, 50, 80)  # repeats, empty sequences, any order
     assert seqs.select(index).tolist() == [lists[i] for i in index]
     assert seqs.select(np.zeros(0, dtype=np.int64)).tolist() == []
+    # A range: a view of the values.
+    view = seqs.select(np.arange(10, 20))
+    assert view.tolist() == lists[10:20] and view.ptr[0] == 0
+    assert np.shares_memory(view.values, seqs.values)
 
 
 def test_filter_clicks():
