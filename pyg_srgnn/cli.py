@@ -578,9 +578,11 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size, hybrid_short,
 @click.option('--max-batch', default=64, show_default=True,
               type=click.IntRange(min=1),
               help='Most sessions scored in one forward pass.')
-@click.option('--max-wait-ms', default=2.0, show_default=True,
+@click.option('--max-wait-ms', default=0.0, show_default=True,
               type=click.FloatRange(min=0),
-              help='How long a request waits for others to share its pass.')
+              help='How long a batch smaller than --max-batch waits for more '
+              'requests; at 0 a batch is what came in while the model was '
+              'busy with the previous one.')
 @click.option('--no-batching', is_flag=True,
               help='Score every request on its own.')
 @click.option('--max-session-length', default=200, show_default=True,

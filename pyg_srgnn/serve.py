@@ -61,9 +61,9 @@ class ServeOptions:
 
     Args:
         max_batch (int): Most sessions scored in one forward pass.
-        max_wait_ms (float): How long the first request of a batch waits
-            for others; :obj:`0` with :obj:`batching=False` scores each
-            request on its own.
+        max_wait_ms (float): How long a batch smaller than
+            :obj:`max_batch` waits for more requests; :obj:`0`: a batch is
+            what came while the model was busy (see :class:`MicroBatcher`).
         batching (bool): Gather concurrent requests (micro-batching).
         max_session_length (int): Most clicks in a session.
         max_k (int): Largest :obj:`k`.
@@ -73,7 +73,7 @@ class ServeOptions:
             POP's items.
     """
     max_batch: int = 64
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
     batching: bool = True
     max_session_length: int = 200
     max_k: int = 100
@@ -94,6 +94,19 @@ class BatchRequest(BaseModel):
     sessions: List[List[ItemId]]
     k: int = 20
     exclude_seen: bool = False
+
+
+class Recommendation(BaseModel):
+    items: List[str] = Field(..., description='Item ids, best first.')
+    scores: List[float] = Field(..., description="The model's scores of "
+                                "the items (POP's click counts for a "
+                                "session with no known item).")
+    unknown: List[ItemId] = Field(..., description="The session's items "
+                                  "the model does not know.")
+
+
+class Recommendations(BaseModel):
+    results: List[Recommendation]
 
 
 class ExplainRequest(BaseModel):
@@ -152,40 +165,53 @@ class Job(NamedTuple):
 @torch.no_grad()
 def score_jobs(jobs: Sequence[Job]) -> List[Tuple[List[int], List[float]]]:
     r"""The top :obj:`k` items and scores of every job, one forward pass
-    per model among them (one, unless a reload came in between). A
-    session's scores do not depend on its batch."""
+    and one top-k per model among them (one, unless a reload came in
+    between). A session's items do not depend on its batch, its scores only
+    to rounding."""
     out: List[Any] = [None] * len(jobs)
     groups: Dict[int, List[int]] = {}
     for i, job in enumerate(jobs):
         groups.setdefault(id(job.recommender), []).append(i)
     for positions in groups.values():
         recommender = jobs[positions[0]].recommender
+        group = [jobs[i] for i in positions]
         scores = recommender.model.score_sessions(
-            [jobs[i].items for i in positions], recommender.edge_weight)
-        for row, i in zip(scores, positions):
-            job = jobs[i]
-            if job.exclude_seen:
-                row = row.clone()
-                row[torch.tensor(sorted(set(job.items))) - 1] = float('-inf')
-            k = min(job.k, int(torch.isfinite(row).sum()))
-            values, index = row.topk(k)
-            out[i] = ((index + 1).tolist(), values.tolist())
+            [job.items for job in group], recommender.edge_weight)
+        # A session's own items, where left out, are neither scored nor
+        # counted among the items there are to list.
+        num_items = scores.size(1)
+        left = [num_items - len(set(job.items)) if job.exclude_seen else
+                num_items for job in group]
+        seen = [(row, item - 1) for row, job in enumerate(group)
+                if job.exclude_seen for item in set(job.items)]
+        if seen:
+            scores[tuple(torch.tensor(seen).t())] = float('-inf')
+        k = min(max(job.k for job in group), num_items)
+        values, index = scores.topk(k, dim=1)
+        values, index = values.tolist(), (index + 1).tolist()
+        for row, (i, job) in enumerate(zip(positions, group)):
+            top = min(job.k, left[row])
+            out[i] = (index[row][:top], values[row][:top])
     return out
 
 
 class MicroBatcher:
     r"""Gathers concurrent requests into batches of up to
-    :obj:`max_batch` sessions, waiting at most :obj:`max_wait_ms` after the
-    first, and scores each batch in a worker thread, outside the event
-    loop."""
+    :obj:`max_batch` sessions and scores each batch in a worker thread,
+    outside the event loop. A batch holds the requests that came while the
+    model was busy with the previous one, so that a lone request is scored
+    at once and a busy server scores large batches; with
+    :obj:`max_wait_ms`, a batch smaller than :obj:`max_batch` also waits
+    that long for more."""
 
     def __init__(self, max_batch: int, max_wait_ms: float):
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
-        self.queue: Optional[asyncio.Queue] = None
+        self.pending: List[Tuple[Job, asyncio.Future]] = []
+        self.ready: Optional[asyncio.Event] = None
         self.task: Optional[asyncio.Task] = None
 
     def start(self) -> None:
-        self.queue = asyncio.Queue()
+        self.ready = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -193,39 +219,36 @@ class MicroBatcher:
             self.task.cancel()
 
     async def score(self, jobs: List[Job]):
-        futures = []
         loop = asyncio.get_running_loop()
-        for job in jobs:
-            future = loop.create_future()
-            await self.queue.put((job, future))
-            futures.append(future)
+        futures = [loop.create_future() for _ in jobs]
+        self.pending.extend(zip(jobs, futures))
+        self.ready.set()
+        if len(futures) == 1:
+            return [await futures[0]]
         return await asyncio.gather(*futures)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            pending = [await self.queue.get()]
-            deadline = loop.time() + self.max_wait
-            while len(pending) < self.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
+            await self.ready.wait()
+            if self.max_wait > 0 and len(self.pending) < self.max_batch:
+                await asyncio.sleep(self.max_wait)
+            self.ready.clear()
+            while self.pending:
+                batch = self.pending[:self.max_batch]
+                del self.pending[:self.max_batch]
                 try:
-                    pending.append(await asyncio.wait_for(self.queue.get(),
-                                                          timeout))
-                except asyncio.TimeoutError:
-                    break
-            jobs = [job for job, _ in pending]
-            try:
-                results = await loop.run_in_executor(None, score_jobs, jobs)
-            except Exception as e:  # handed to the requests, never lost
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(e)
-                continue
-            for (_, future), result in zip(pending, results):
-                if not future.done():
-                    future.set_result(result)
+                    results = await loop.run_in_executor(
+                        None, score_jobs, [job for job, _ in batch])
+                except Exception as e:  # handed to the requests, never lost
+                    results = [e] * len(batch)
+                for (_, future), result in zip(batch, results):
+                    if future.done():  # its request was cancelled
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
 
 
 def create_app(recommender: Recommender,
@@ -348,16 +371,19 @@ def create_app(recommender: Recommender,
                 'max_batch': options.max_batch,
                 'requests': app.state.stats['requests']}
 
-    @app.post('/recommend')
-    async def recommend(request: RecommendRequest) -> Dict[str, Any]:
+    # The answers of /recommend are sent as they are (JSONResponse) rather
+    # than through FastAPI's encoder and response validation, a third of
+    # the framework's time per request; the models document them.
+    @app.post('/recommend', response_model=Recommendation)
+    async def recommend(request: RecommendRequest) -> JSONResponse:
         recommender = serving['recommender']  # for the whole request
         check(recommender, request.session, request.k)
         app.state.stats['requests'] += 1
-        return (await rank(recommender, [request.session], request.k,
-                           request.exclude_seen))[0]
+        return JSONResponse((await rank(recommender, [request.session],
+                                        request.k, request.exclude_seen))[0])
 
-    @app.post('/recommend/batch')
-    async def recommend_batch(request: BatchRequest) -> Dict[str, Any]:
+    @app.post('/recommend/batch', response_model=Recommendations)
+    async def recommend_batch(request: BatchRequest) -> JSONResponse:
         recommender = serving['recommender']
         if not 1 <= len(request.sessions) <= options.max_sessions:
             raise HTTPException(422, f'Send 1 to {options.max_sessions} '
@@ -365,8 +391,8 @@ def create_app(recommender: Recommender,
         for session in request.sessions:
             check(recommender, session, request.k)
         app.state.stats['requests'] += 1
-        return {'results': await rank(recommender, request.sessions,
-                                      request.k, request.exclude_seen)}
+        return JSONResponse({'results': await rank(
+            recommender, request.sessions, request.k, request.exclude_seen)})
 
     @app.post('/explain')
     async def explain(request: ExplainRequest) -> Dict[str, Any]:

@@ -489,7 +489,7 @@ def test_big_log_quick_makes_the_same_splits(shared_data):
 
 def test_serve_bench_quick_runs():
     pytest.importorskip('fastapi')
-    pytest.importorskip('httpx')
+    pytest.importorskip('aiohttp')
     from bench import serve
 
     result = CliRunner().invoke(serve.main, ['--quick', '--max-requests',

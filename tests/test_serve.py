@@ -52,6 +52,32 @@ def test_serve_answers_as_recommender(recommender, batching):
         assert client.get('/info').json()['num_items'] == 309
 
 
+def test_a_batch_scores_each_job_as_alone(recommender):
+    # Mixed k and exclude_seen in one pass and one top-k: each job's list
+    # is the one it gets alone, the lists as long as there are items.
+    import torch
+
+    from pyg_srgnn.serve import Job, score_jobs
+    num_items = recommender.model.num_items
+    sessions = [recommender.split_known(s)[0]
+                for s in sessions_of(recommender, 6)]
+    jobs = [Job(recommender, s, k, exclude)
+            for s, k, exclude in zip(sessions, [3, 20, 1, 5, num_items, 7],
+                                     [False, True, True, False, True, True])]
+    together = score_jobs(jobs)
+    for job, (items, scores) in zip(jobs, together):
+        alone_items, alone_scores = score_jobs([job])[0]
+        assert items == alone_items  # the scores up to rounding
+        assert scores == pytest.approx(alone_scores, rel=1e-5, abs=1e-6)
+        left = num_items - len(set(job.items)) if job.exclude_seen else (
+            num_items)
+        assert len(items) == min(job.k, left)
+        assert not job.exclude_seen or not set(items) & set(job.items)
+        row = recommender.model.score_sessions([job.items])[0]
+        assert torch.allclose(torch.tensor(scores), row[torch.tensor(items)
+                                                        - 1])
+
+
 def test_serve_options_and_fallbacks(recommender):
     session = sessions_of(recommender, 3)[2]
     with TestClient(create_app(recommender)) as client:
