@@ -2,6 +2,7 @@ r"""Data-parallel training on :mod:`torch.distributed`: the process group
 that :obj:`torchrun` (or :obj:`pyg-srgnn fit --nproc N`) sets up, each
 rank's shard of every epoch and of the evaluation samples, and the exact
 gathering of the evaluation's ranks."""
+import gc
 import math
 import os
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -35,7 +36,18 @@ def setup(device: torch.device) -> torch.device:
 
 def teardown() -> None:
     r"""Leaves the process group once every rank is done with it (a rank
-    that closed it early could leave another's last collective waiting)."""
+    that closed it early could leave another's last collective waiting).
+
+    The :class:`~torch.nn.parallel.DistributedDataParallel` wrappers of
+    :func:`data_parallel` go first: each holds the process group, and were
+    one the group's last holder, its destructor would join gloo's worker
+    threads while holding the GIL, which a worker freeing a finished
+    collective's tensors needs (a deadlock seen once in about 20 runs with
+    sampled softmax). Freed here, the group's own Python object is its last
+    holder, and that one releases the GIL as it closes."""
+    while _wrappers:
+        _wrappers.pop().close()
+    gc.collect()  # the wrappers' reference cycles, if any
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
@@ -114,7 +126,29 @@ def data_parallel(model: torch.nn.Module, loss_fn: Optional[Callable],
         device_ids=[device] if device.type == 'cuda' else None)
     if sparse:
         table.sparse = False
-    return lambda model, batch: ddp(batch)
+    loss = DataParallelLoss(ddp)
+    _wrappers.append(loss)
+    return loss
+
+
+class DataParallelLoss:
+    r"""The loss of :func:`data_parallel`: calls its
+    :class:`~torch.nn.parallel.DistributedDataParallel` module until
+    :meth:`close` (which :func:`teardown` calls) lets it go."""
+    def __init__(self, ddp: DistributedDataParallel):
+        self.ddp: Optional[DistributedDataParallel] = ddp
+
+    def __call__(self, model: torch.nn.Module, batch) -> Tensor:
+        if self.ddp is None:
+            raise RuntimeError('the process group of this loss is closed')
+        return self.ddp(batch)
+
+    def close(self) -> None:
+        self.ddp = None
+
+
+# The open losses of data_parallel, which teardown closes.
+_wrappers: List[DataParallelLoss] = []
 
 
 class ShardedBatchSampler(torch.utils.data.Sampler):

@@ -45,10 +45,8 @@ def run(*args):
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize('options', [[], pytest.param(
-    ['--loss', 'sampled', '--num-negatives', '64'], marks=pytest.mark.skip(
-        reason='hangs now and then (sparse gradients through DDP); under '
-               'investigation, see the issue note'))])
+@pytest.mark.parametrize('options', [
+    [], ['--loss', 'sampled', '--num-negatives', '64']])
 def test_two_processes_over_localhost(tmp_path, options):
     run_dir = tmp_path / 'run'
     proc = run('fit', '--nproc', '2', '--root', str(tmp_path / 'data'),
@@ -68,3 +66,30 @@ def test_two_processes_over_localhost(tmp_path, options):
     alone = json.loads(proc.stdout)
     for key, value in metrics['test'].items():
         assert alone[key] == value, key
+
+
+def test_teardown_frees_the_wrappers_before_the_group(tmp_path, monkeypatch):
+    # A DistributedDataParallel left to outlive the process group would
+    # close it from its own destructor, holding the GIL that gloo's worker
+    # threads may need (a deadlock): teardown frees it first.
+    import weakref
+
+    import torch.distributed as dist
+
+    from pyg_srgnn import distributed
+    from pyg_srgnn.nn import SRGNN
+    dist.init_process_group('gloo', init_method=f"file://{tmp_path / 'pg'}",
+                            rank=0, world_size=1)
+    loss = distributed.data_parallel(SRGNN(20, 8), None,
+                                     torch.device('cpu'))
+    ddp = weakref.ref(loss.ddp)
+    destroy = dist.destroy_process_group
+    alive = []
+    monkeypatch.setattr(dist, 'destroy_process_group', lambda: (
+        alive.append(ddp() is not None), destroy()))
+    distributed.teardown()
+    assert alive == [False]
+    assert not dist.is_initialized()
+    with pytest.raises(RuntimeError, match='process group of this loss is '
+                       'closed'):
+        loss(None, None)
