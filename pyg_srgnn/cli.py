@@ -633,7 +633,8 @@ def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
                f"({recommender.model.num_items:,} items) on "
                f"http://{host}:{port} (docs: /docs; POST /reload or SIGHUP "
                f"loads the checkpoint again)")
-    uvicorn.run(app, host=host, port=port, log_level='warning')
+    uvicorn.run(app, host=host, port=port, log_level='warning',
+                access_log=False)
 
 
 @main.command()
