@@ -32,24 +32,38 @@ import numpy as np
 from bench.common import BENCH_DIR, RESULTS_DIR, machine, write_json
 
 
+def process_tree(pid: int) -> List[int]:
+    r""":obj:`pid` and its descendants (a server's workers)."""
+    pids = [pid]
+    for task in Path(f'/proc/{pid}/task').glob('*'):
+        children = (task / 'children').read_text().split()
+        for child in children:
+            pids.extend(process_tree(int(child)))
+    return pids
+
+
 def rss_mb(pid: int) -> float:
-    with open(f'/proc/{pid}/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return round(int(line.split()[1]) / 1024, 1)
-    return float('nan')
+    r"""The resident memory of :obj:`pid` and its descendants."""
+    total = 0
+    for each in process_tree(pid):
+        with open(f'/proc/{each}/status') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    total += int(line.split()[1])
+    return round(total / 1024, 1)
 
 
 class Server:
     r"""`pyg-srgnn serve` in a process of its own, on a free port."""
 
-    def __init__(self, checkpoint: str, threads: int, batching: bool):
+    def __init__(self, checkpoint: str, threads: int, batching: bool,
+                 workers: int = 1):
         with socket.socket() as s:
             s.bind(('127.0.0.1', 0))
             self.port = s.getsockname()[1]
         command = [sys.executable, '-m', 'pyg_srgnn', 'serve',
                    '--checkpoint', checkpoint, '--port', str(self.port),
-                   '--threads', str(threads)]
+                   '--threads', str(threads), '--workers', str(workers)]
         if not batching:
             command.append('--no-batching')
         self.process = subprocess.Popen(command, cwd=BENCH_DIR.parent,

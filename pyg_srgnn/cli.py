@@ -1,5 +1,7 @@
 """The `pyg-srgnn` command line: it parses options and calls the Python API."""
 import contextlib
+import dataclasses
+import inspect
 import json
 import os
 import re
@@ -593,48 +595,60 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size, hybrid_short,
               type=click.IntRange(min=1))
 @strict_option
 @click.option('--threads', type=click.IntRange(min=1), default=None,
-              help="Torch CPU threads [default: torch's choice].")
+              help="Torch CPU threads per worker [default: torch's choice].")
+@click.option('--workers', type=click.IntRange(min=1), default=1,
+              show_default=True,
+              help="Server processes (uvicorn's workers), each with the "
+              "model and its own batches: Python's work per request spread "
+              "over several cores. With more than one, SIGHUP reloads "
+              "every worker (uvicorn starts a new one before it stops the "
+              "old); POST /reload only the worker that answers it.")
 def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
-          max_session_length, max_k, max_body_bytes, strict, threads):
+          max_session_length, max_k, max_body_bytes, strict, threads,
+          workers):
     """Serve a trained model over HTTP: POST /recommend, /recommend/batch,
     /explain; GET /health, /info; the OpenAPI docs at /docs (needs the
     [serve] extra)."""
-    import torch
-
-    from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
-    from pyg_srgnn.recommend import Recommender
-
     with user_errors():
         try:
             import uvicorn
 
-            from pyg_srgnn.serve import ServeOptions, create_app
+            from pyg_srgnn.serve import (
+                SERVE_ENVIRONMENT,
+                ServeOptions,
+                app_from_environment,
+            )
         except ImportError as e:
             raise ValueError(str(e)) from None
-        if threads is not None:
-            torch.set_num_threads(threads)
-        def load():
-            loaded = load_checkpoint(checkpoint)
-            model, config = model_from_checkpoint(loaded)
-            return Recommender(model, loaded['item_labels'],
-                               config.data.edge_weight,
-                               loaded.get('item_popularity')), {
-                'model': config.model_name, 'title': config.model.title,
-                'dataset': config.data.dataset, 'checkpoint': checkpoint,
-                'metrics': loaded.get('metrics')}
-
-        recommender, info = load()
-        app = create_app(recommender, ServeOptions(
+        options = ServeOptions(
             max_batch=max_batch, max_wait_ms=max_wait_ms,
             batching=not no_batching,
             max_session_length=max_session_length, max_k=max_k,
-            max_body_bytes=max_body_bytes, strict=strict), info, load)
+            max_body_bytes=max_body_bytes, strict=strict)
+        # Loaded here in any case, so that a bad checkpoint is one message.
+        environment = {'checkpoint': checkpoint, 'threads': threads,
+                       'options': dataclasses.asdict(options)}
+        os.environ[SERVE_ENVIRONMENT] = json.dumps(environment)
+        app = app_from_environment()
+        recommender = app.state.serving['recommender']
+        info = app.state.serving['info']
     click.echo(f"Serving {info['title']} "
                f"({recommender.model.num_items:,} items) on "
-               f"http://{host}:{port} (docs: /docs; POST /reload or SIGHUP "
-               f"loads the checkpoint again)")
-    uvicorn.run(app, host=host, port=port, log_level='warning',
-                access_log=False)
+               f"http://{host}:{port} with {workers} worker(s) (docs: /docs; "
+               f"SIGHUP or POST /reload loads the checkpoint again)")
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level='warning',
+                    access_log=False)
+    else:  # each worker builds its app from the environment
+        del app, recommender  # the parent only supervises
+        # A worker imports torch and loads the model before it serves: more
+        # than uvicorn's 5 s to replace one on SIGHUP, on a busy machine.
+        patience = ({'timeout_worker_healthcheck': 120} if (
+            'timeout_worker_healthcheck' in inspect.signature(
+                uvicorn.Config).parameters) else {})
+        uvicorn.run('pyg_srgnn.serve:app_from_environment', factory=True,
+                    workers=workers, host=host, port=port,
+                    log_level='warning', access_log=False, **patience)
 
 
 @main.command()

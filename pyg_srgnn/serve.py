@@ -19,7 +19,10 @@ is strict, then a 422).
 """
 import asyncio
 import contextlib
+import functools
 import gc
+import json
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -38,6 +41,7 @@ from typing import (
 
 import torch
 
+from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
 from pyg_srgnn.popularity import popular_items
 from pyg_srgnn.recommend import Recommender
 
@@ -131,6 +135,42 @@ def parse_body(model: type, body: bytes) -> Any:
         raise RequestValidationError(
             [{**error, 'loc': ('body', *error['loc'])}
              for error in e.errors(include_url=False)], body=body) from None
+
+
+# The settings of `pyg-srgnn serve` (JSON: checkpoint, threads, options),
+# from which each of uvicorn's worker processes builds its app.
+SERVE_ENVIRONMENT = 'PYG_SRGNN_SERVE'
+
+
+def load_recommender(checkpoint: str) -> Tuple[Recommender, Dict[str, Any]]:
+    r"""The :class:`Recommender` of :obj:`checkpoint` and what
+    :obj:`GET /info` says of it."""
+    loaded = load_checkpoint(checkpoint)
+    model, config = model_from_checkpoint(loaded)
+    recommender = Recommender(model, loaded['item_labels'],
+                              config.data.edge_weight,
+                              loaded.get('item_popularity'))
+    return recommender, {
+        'model': config.model_name, 'title': config.model.title,
+        'dataset': config.data.dataset, 'checkpoint': checkpoint,
+        'metrics': loaded.get('metrics')}
+
+
+def app_from_environment() -> FastAPI:
+    r"""The app that :obj:`PYG_SRGNN_SERVE` describes (see
+    :obj:`pyg-srgnn serve`): the factory each worker process calls."""
+    try:
+        settings = json.loads(os.environ[SERVE_ENVIRONMENT])
+        checkpoint, threads = settings['checkpoint'], settings['threads']
+        options = ServeOptions(**settings['options'])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f'{SERVE_ENVIRONMENT} does not hold the settings '
+                         f'of pyg-srgnn serve ({e!r})') from None
+    if threads is not None:
+        torch.set_num_threads(threads)
+    load = functools.partial(load_recommender, checkpoint)
+    recommender, info = load()
+    return create_app(recommender, options, info, load)
 
 
 # Loads the model again: the recommender and its /info.
@@ -319,6 +359,7 @@ def create_app(recommender: Recommender,
                   'recommendation: the next items of a live session.',
                   lifespan=lifespan)
     app.state.stats = {'requests': 0, 'started': time.time()}
+    app.state.serving = serving  # the model serving now, and its /info
 
     app.add_middleware(BodyLimit, max_bytes=options.max_body_bytes)
 

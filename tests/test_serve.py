@@ -184,7 +184,8 @@ def test_reload_swaps_the_model_without_failing_requests(recommender):
         assert client.post('/reload').status_code == 409
 
 
-def test_serve_command_on_localhost(recommender, tmp_path):
+@pytest.mark.parametrize('workers', [1, 2])
+def test_serve_command_on_localhost(recommender, tmp_path, workers):
     import socket
     import subprocess
     import sys
@@ -202,7 +203,8 @@ def test_serve_command_on_localhost(recommender, tmp_path):
     server = subprocess.Popen(
         [sys.executable, '-m', 'pyg_srgnn', 'serve', '--checkpoint',
          str(tmp_path / 'run' / 'checkpoint.pt'), '--port', str(port),
-         '--threads', '1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         '--threads', '1', '--workers', str(workers)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f'http://127.0.0.1:{port}'
         for _ in range(200):  # the server starts within seconds
@@ -231,14 +233,20 @@ def test_serve_command_on_localhost(recommender, tmp_path):
             tmp_path / 'run' / 'checkpoint.pt')
         new = Recommender.from_checkpoint(str(tmp_path / 'run' /
                                               'checkpoint.pt'))
+        expected = new.recommend([session], k=7)[0]
+        assert expected != local.recommend([session], k=7)[0]
         server.send_signal(signal.SIGHUP)
-        for _ in range(100):
-            if httpx.get(f'{url}/info').json()['reloads'] == 1:
+        # One worker reloads in place; several are replaced one by one, each
+        # new one serving before the old stops: no request fails meanwhile,
+        # and then every answer is the new model's.
+        answers = []
+        for _ in range(600):
+            answers.append(httpx.post(f'{url}/recommend', json={
+                'session': session, 'k': 7}).json()['items'])
+            if answers[-20:] == [expected] * 20:
                 break
-            time.sleep(0.1)
-        answer = httpx.post(f'{url}/recommend',
-                            json={'session': session, 'k': 7}).json()
-        assert answer['items'] == new.recommend([session], k=7)[0]
+            time.sleep(0.05)
+        assert answers[-20:] == [expected] * 20
     finally:
         server.terminate()
         server.wait(timeout=30)
