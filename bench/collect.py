@@ -305,6 +305,79 @@ def sample_defaults_table(result: dict) -> str:
     return '\n'.join(lines)
 
 
+def big_log_table(result: dict) -> str:
+    r"""`pyg-srgnn preprocess` of the tiled YOOCHOOSE log, both readers."""
+    lines = [f"{result['rows']:,} clicks ({result['log_mb']:,} MB), "
+             f"`--format yoochoose --fraction 4`, a fresh process each; "
+             f"the same splits: {'yes' if result['same_splits'] else 'NO'}.",
+             '', '| reader | wall | CPU | peak RSS |', '|---|---|---|---|']
+    for name, key in (('pyarrow, streaming (default)', 'arrow'),
+                      ('row reader (no pyarrow)', 'row_reader')):
+        run = result[key]
+        lines.append(f"| {name} | {run['wall_s']} s | {run['cpu_s']} s | "
+                     f"{run['peak_rss_mb']:,.0f} MB |")
+    return '\n'.join(lines)
+
+
+def serve_table(result: dict) -> str:
+    r"""`bench.serve`: throughput and latency, batching on and off."""
+    lines = ['| batching | workers | concurrency | requests | rps | p50 | '
+             'p99 | errors | server RSS before / after |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for setting in result['results']:
+        for run in setting['runs']:
+            lines.append(
+                f"| {'on' if setting['batching'] else 'off'} | "
+                f"{setting.get('workers', 1)} | {run['concurrency']} | "
+                f"{run['requests']:,} | {run['rps']:,.0f} | "
+                f"{run['p50_ms']} ms | {run['p99_ms']} ms | {run['errors']} "
+                f"| {setting['rss_before_mb']:,.0f} / "
+                f"{setting['rss_after_mb']:,.0f} MB |")
+    for setting in result['results']:
+        soak = setting.get('soak')
+        if soak:
+            rss = [s['rss_mb'] for s in soak]
+            lines += ['', f"Soak at concurrency 64 with batching, "
+                      f"{soak[-1]['t_s']} s in {len(soak)} windows of 10 s: "
+                      f"{sum(s['errors'] for s in soak)} errors, rps "
+                      f"{min(s['rps'] for s in soak):,.0f}-"
+                      f"{max(s['rps'] for s in soak):,.0f}, p99 "
+                      f"{min(s['p99_ms'] for s in soak)}-"
+                      f"{max(s['p99_ms'] for s in soak)} ms, server RSS "
+                      f"{min(rss):,.0f}-{max(rss):,.0f} MB (first "
+                      f"{rss[0]:,.0f}, last {rss[-1]:,.0f})."]
+    return '\n'.join(lines)
+
+
+def scale_table(result: dict) -> str:
+    r"""`bench.scale`: a million items, full vs sampled softmax."""
+    setup = result['setup']
+    full = result['full_ms']
+    return '\n'.join([
+        f"{setup['items']:,} items, K = {setup['num_negatives']:,} "
+        f"negatives by popularity, batch {setup['batch_size']}, d "
+        f"{setup['hidden_channels']}, {setup['threads']} threads, medians of "
+        f"{setup['rounds']} interleaved rounds; peak RSS "
+        f"{result['peak_rss_mb']:,.0f} MB.", '',
+        '| measurement | value |', '|---|---|',
+        f"| training step, sampled softmax + lazy Adam | "
+        f"{result['sampled_ms']} ms |",
+        f"| training step, full softmax at Diginetica's shape | "
+        f"{result['digi_full_ms']} ms |",
+        f"| training step, full softmax at {setup['items']:,} items | "
+        + (f"{full} ms |" if full is not None else 'not run |'),
+        f"| sampled / Diginetica full | {result['sampled_over_digi_full']}x "
+        f"|",
+        f"| full / sampled at {setup['items']:,} items | "
+        + (f"{result['full_over_sampled']}x |" if full is not None else
+           '- |'),
+        f"| full ranking, {result['eval_samples']:,} samples in item chunks "
+        f"| {result['eval_s']} s ({result['eval_ms_per_sample']} ms a "
+        f"sample) |",
+        f"| one session's top 20, p50 / p99 | {result['latency_p50_ms']} / "
+        f"{result['latency_p99_ms']} ms |"])
+
+
 def main():
     sections = []
     runs = load_runs()
@@ -317,7 +390,10 @@ def main():
             ('Memory', 'memory', memory_table),
             ('Allocator', 'allocator', allocator_table),
             ('Training settings of the shipped sample', 'sample-defaults',
-             sample_defaults_table)):
+             sample_defaults_table),
+            ('Preprocessing a 33M-click log', 'big-log', big_log_table),
+            ('A million items', 'scale', scale_table),
+            ('Serving', 'serve', serve_table)):
         path = RESULTS_DIR / f'{name}.json'
         if path.is_file():
             sections.append(f'### {title} (`bench/results/{name}.json`)\n\n' +
