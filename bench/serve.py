@@ -135,8 +135,8 @@ async def load(url: str, sessions: List[List[str]], concurrency: int,
 
 def measure(checkpoint: str, sessions, threads: int, batching: bool,
             concurrencies, max_requests: int, max_seconds: float,
-            soak_s: float = 0) -> Dict[str, Any]:
-    server = Server(checkpoint, threads, batching)
+            soak_s: float = 0, workers: int = 1) -> Dict[str, Any]:
+    server = Server(checkpoint, threads, batching, workers)
     try:
         server.wait_ready()
         # Warm-up, not measured.
@@ -144,7 +144,8 @@ def measure(checkpoint: str, sessions, threads: int, batching: bool,
         before = rss_mb(server.process.pid)
         runs = [asyncio.run(load(server.url, sessions, c, max_requests,
                                  max_seconds)) for c in concurrencies]
-        out = {'batching': batching, 'rss_before_mb': before,
+        out = {'batching': batching, 'workers': workers,
+               'rss_before_mb': before,
                'runs': runs, 'rss_after_mb': rss_mb(server.process.pid)}
         if soak_s:
             samples = []
@@ -177,13 +178,15 @@ def train_small(tmp: Path) -> str:
 @click.option('--quick', is_flag=True)
 @click.option('--threads', default=2, show_default=True,
               help="The server's torch threads.")
+@click.option('--workers', default=1, show_default=True,
+              help="The server's processes (pyg-srgnn serve --workers).")
 @click.option('--max-requests', default=20000, show_default=True)
 @click.option('--max-seconds', default=30.0, show_default=True)
 @click.option('--soak-s', default=300.0, show_default=True)
 @click.option('--out', 'out_path', default=None,
               help='Result file (default: bench/results/serve.json).')
-def main(checkpoint, quick, threads, max_requests, max_seconds, soak_s,
-         out_path):
+def main(checkpoint, quick, threads, workers, max_requests, max_seconds,
+         soak_s, out_path):
     import torch
     started_on = machine()
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,14 +201,15 @@ def main(checkpoint, quick, threads, max_requests, max_seconds, soak_s,
                     for _ in range(1000)]
         if quick:
             out = measure(checkpoint, sessions, threads, True, [64],
-                          min(max_requests, 3000), min(max_seconds, 30))
+                          min(max_requests, 3000), min(max_seconds, 30),
+                          workers=workers)
             run = out['runs'][0]
             print(json.dumps({**run, 'rss_before_mb': out['rss_before_mb'],
                               'rss_after_mb': out['rss_after_mb']}))
             return
         results = [measure(checkpoint, sessions, threads, batching,
                            [1, 8, 64], max_requests, max_seconds,
-                           soak_s if batching else 0)
+                           soak_s if batching else 0, workers)
                    for batching in (True, False)]
     write_json(Path(out_path) if out_path else RESULTS_DIR / 'serve.json', {
         'command': 'python -m bench.serve ' + ' '.join(sys.argv[1:]),

@@ -70,6 +70,27 @@ def test_srsan_faithful_mode_is_the_official_forward():
     assert torch.allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.parametrize('num_layers', [1, 2])
+def test_srsan_computes_the_last_click_alone(num_layers):
+    # The last layer at the last click only: the whole encoder's output
+    # there, padding masked, and the same gradient.
+    from torch_geometric.utils import to_dense_batch
+    torch.manual_seed(0)
+    model = SRSAN(num_items=10, hidden_channels=8, ff_channels=16,
+                  num_layers=num_layers).eval()
+    data = batch_of(SESSIONS)
+    clicks = data.x[data.alias_index]
+    items, mask = to_dense_batch(clicks, data.batch[data.alias_index])
+    h = model.encoder(model.embedding(items), src_key_padding_mask=~mask)
+    expected = h[torch.arange(len(SESSIONS)), mask.sum(dim=1) - 1]
+    out = model.session_embedding_batch(data)
+    assert torch.allclose(out, expected, atol=1e-6)
+    grads = [torch.autograd.grad(y.square().sum(), model.parameters())
+             for y in (out, expected)]
+    for ours, whole in zip(*grads):
+        assert torch.allclose(ours, whole, atol=1e-6)
+
+
 def test_srsan_item_logits_of_a_subset():
     torch.manual_seed(0)
     model = SRSAN(num_items=10, hidden_channels=8, ff_channels=16).eval()
