@@ -8,6 +8,7 @@ as the first runs had them (the clean protocol's have since become the
 official schedule and refit, so that a default clean run is named
 -official-refit): official: the official schedule under the clean protocol,
 step: StepLR after each epoch, random: a random validation split, refit,
+sampled: sampled softmax (kN: N negatives, and its sampler),
 count: count-weighted edges, dN: N channels,
 stepsN: N propagation steps, nisS: NISER scale S, dropP: embedding dropout
 P, posN: N position embeddings; the baselines' nN: N neighbours, sN: sample
@@ -37,6 +38,7 @@ from bench.common import (
     write_json,
 )
 from pyg_srgnn.config import (
+    LOSSES,
     LR_SCHEDULES,
     PROTOCOLS,
     VALID_SPLITS,
@@ -45,6 +47,7 @@ from pyg_srgnn.config import (
     read_preset,
 )
 from pyg_srgnn.models import MODELS, model_option_names
+from pyg_srgnn.sampling import SAMPLERS
 from pyg_srgnn.train import fit, resume
 
 
@@ -68,6 +71,9 @@ VARIANT_NAMES: Dict[str, Callable[[Any], str]] = {
     'num_layers': lambda value: f'steps{value}',
     'lr_schedule': str, 'valid_split': str,
     'refit': lambda value: 'refit',
+    'loss': str,
+    'num_negatives': lambda value: f'k{value}',
+    'sampler': str,
     'norm_scale': lambda value: f'nis{value:g}',
     'embedding_dropout': lambda value: f'drop{value:g}',
     'positions': lambda value: f'pos{value}',
@@ -116,6 +122,12 @@ def variant(config: FitConfig) -> str:
 @click.option('--embedding-dropout', type=float, default=None,
               help='SR-GNN: NISER+.')
 @click.option('--positions', type=int, default=None, help='SR-GNN: NISER+.')
+@click.option('--loss', type=click.Choice(LOSSES), default='full',
+              show_default=True)
+@click.option('--num-negatives', type=int, default=None,
+              help='Sampled softmax [default: fit\'s].')
+@click.option('--sampler', type=click.Choice(SAMPLERS), default=None,
+              help='Sampled softmax [default: fit\'s].')
 @click.option('--preset', type=click.Choice(preset_names()),
               help='A shipped preset (pyg-srgnn fit --preset); the options '
               'above override it. The run is named by its options.')
@@ -123,7 +135,9 @@ def main(dataset, protocol, seed, epochs, threads, root, preset, **options):
     # The model's options only where given (its config has the defaults).
     model_options = model_option_names()
     options = {key: value for key, value in options.items()
-               if key not in model_options or value is not None}
+               if (key not in model_options or value is not None)
+               and not (key in ('num_negatives', 'sampler')
+                        and value is None)}
     if preset is not None:
         given = {key: value for key, value in options.items()
                  if key in model_options or key == 'model'

@@ -305,6 +305,40 @@ def sample_defaults_table(result: dict) -> str:
     return '\n'.join(lines)
 
 
+def model_speed_table(result: dict) -> str:
+    r"""`bench.speed --model M`: another model's step against its floor."""
+    p25, p50, p75 = result['paired_ratio_p25_p50_p75']
+    return '\n'.join([
+        '| measurement | time | vs floor |', '|---|---|---|',
+        f"| training step, {result['model']} (d "
+        f"{result['hidden_channels']}, batch "
+        f"{result['setup']['batch_size']}) | {result['ours_ms']} ms | "
+        f"{result['ratio_to_floor']}x |",
+        f"| floor (matmul + CE + fused Adam, same shapes) | "
+        f"{result['floor_ms']} ms | 1.00x |", '',
+        f"Paired per round: quartiles {p25}x / {p50}x / {p75}x over "
+        f"{result['setup']['repeats']} rounds of "
+        f"{result['setup']['steps_per_round']} steps."])
+
+
+def ddp_table(result: dict) -> str:
+    r"""`bench.ddp`: 2 processes x 1 thread against 1 process x 2."""
+    one = result['one_process_two_threads']
+    two = result['two_processes_one_thread']
+    return '\n'.join([
+        '| Diginetica, global batch 100 | step | samples/s |',
+        '|---|---|---|',
+        f"| 1 process x 2 threads | {one['step_ms']} ms | "
+        f"{one['samples_per_s']:,} |",
+        f"| 2 processes x 1 thread (DDP, gloo) | {two['step_ms']} ms | "
+        f"{two['samples_per_s']:,} |",
+        f"| the same, all-reduce skipped (`no_sync`) | "
+        f"{two['no_sync_step_ms']} ms | - |", '',
+        f"Throughput of 2 x 1 over 1 x 2: "
+        f"{result['two_over_one_throughput']}x; the all-reduce's share of a "
+        f"2-process step: {100 * two['allreduce_share']:.1f} %."])
+
+
 def big_log_table(result: dict) -> str:
     r"""`pyg-srgnn preprocess` of the tiled YOOCHOOSE log, both readers."""
     lines = [f"{result['rows']:,} clicks ({result['log_mb']:,} MB), "
@@ -344,8 +378,8 @@ def serve_table(result: dict) -> str:
                       f"{max(s['rps'] for s in soak):,.0f}, p99 "
                       f"{min(s['p99_ms'] for s in soak)}-"
                       f"{max(s['p99_ms'] for s in soak)} ms, server RSS "
-                      f"{min(rss):,.0f}-{max(rss):,.0f} MB (first "
-                      f"{rss[0]:,.0f}, last {rss[-1]:,.0f})."]
+                      f"{min(rss):,.1f}-{max(rss):,.1f} MB (first "
+                      f"{rss[0]:,.1f}, last {rss[-1]:,.1f})."]
     return '\n'.join(lines)
 
 
@@ -391,6 +425,8 @@ def main():
             ('Allocator', 'allocator', allocator_table),
             ('Training settings of the shipped sample', 'sample-defaults',
              sample_defaults_table),
+            ('SR-SAN speed', 'speed-srsan', model_speed_table),
+            ('Data-parallel training', 'ddp', ddp_table),
             ('Preprocessing a 33M-click log', 'big-log', big_log_table),
             ('A million items', 'scale', scale_table),
             ('Serving', 'serve', serve_table)):
