@@ -323,20 +323,23 @@ def model_speed_table(result: dict) -> str:
 
 def ddp_table(result: dict) -> str:
     r"""`bench.ddp`: 2 processes x 1 thread against 1 process x 2."""
-    one = result['one_process_two_threads']
-    two = result['two_processes_one_thread']
-    return '\n'.join([
-        '| Diginetica, global batch 100 | step | samples/s |',
-        '|---|---|---|',
-        f"| 1 process x 2 threads | {one['step_ms']} ms | "
-        f"{one['samples_per_s']:,} |",
-        f"| 2 processes x 1 thread (DDP, gloo) | {two['step_ms']} ms | "
-        f"{two['samples_per_s']:,} |",
-        f"| the same, all-reduce skipped (`no_sync`) | "
-        f"{two['no_sync_step_ms']} ms | - |", '',
-        f"Throughput of 2 x 1 over 1 x 2: "
-        f"{result['two_over_one_throughput']}x; the all-reduce's share of a "
-        f"2-process step: {100 * two['allreduce_share']:.1f} %."])
+    lines = ['| Diginetica, global batch 100 | loss | step | samples/s | '
+             'all-reduce share |', '|---|---|---|---|---|']
+    for loss in ('full', 'sampled'):
+        one = result[loss]['one_process_two_threads']
+        two = result[loss]['two_processes_one_thread']
+        lines += [
+            f"| 1 process x 2 threads | {loss} | {one['step_ms']} ms | "
+            f"{one['samples_per_s']:,} | - |",
+            f"| 2 processes x 1 thread (DDP, gloo) | {loss} | "
+            f"{two['step_ms']} ms | {two['samples_per_s']:,} | "
+            f"{100 * two['allreduce_share']:.1f} % |",
+            f"| the same, all-reduce skipped (`no_sync`) | {loss} | "
+            f"{two['no_sync_step_ms']} ms | - | - |"]
+    lines += ['', 'Throughput of 2 x 1 over 1 x 2: full softmax '
+              f"{result['full']['two_over_one_throughput']}x, sampled "
+              f"{result['sampled']['two_over_one_throughput']}x."]
+    return '\n'.join(lines)
 
 
 def big_log_table(result: dict) -> str:
