@@ -37,6 +37,7 @@ from bench.common import (
     use_shared_data,
     write_json,
 )
+from pyg_srgnn import distributed
 from pyg_srgnn.config import (
     LOSSES,
     LR_SCHEDULES,
@@ -131,7 +132,19 @@ def variant(config: FitConfig) -> str:
 @click.option('--preset', type=click.Choice(preset_names()),
               help='A shipped preset (pyg-srgnn fit --preset); the options '
               'above override it. The run is named by its options.')
-def main(dataset, protocol, seed, epochs, threads, root, preset, **options):
+@click.option('--nproc', type=int, default=1, show_default=True,
+              help='Train with this many processes (fit --nproc: DDP, '
+              'gloo on CPU); the run is named -ddpN.')
+def main(dataset, protocol, seed, epochs, threads, root, preset, nproc,
+         **options):
+    if nproc > 1 and not distributed.launched():
+        # This command again under torchrun, without --nproc.
+        from torch.distributed.run import main as torchrun
+        args = [arg for i, arg in enumerate(sys.argv[1:]) if arg != '--nproc'
+                and (i == 0 or sys.argv[i] != '--nproc')]
+        torchrun(['--standalone', '--nproc-per-node', str(nproc), '-m',
+                  'bench.accuracy', *args])
+        return
     # The model's options only where given (its config has the defaults).
     model_options = model_option_names()
     options = {key: value for key, value in options.items()
@@ -146,12 +159,17 @@ def main(dataset, protocol, seed, epochs, threads, root, preset, **options):
     config = FitConfig.from_options(
         dataset=dataset, root=root, protocol=protocol, seed=seed,
         epochs=epochs, num_threads=threads, progress=False, **options)
-    run(config, 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]))
+    launched = (f" --nproc {os.environ['WORLD_SIZE']}"
+                if distributed.launched() else '')
+    run(config, 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]) +
+        launched)
 
 
 def run_dir_of(config: FitConfig) -> Path:
+    world = int(os.environ.get('WORLD_SIZE', '1'))  # under torchrun
+    ddp = f'-ddp{world}' if world > 1 else ''
     name = (f'{config.data.dataset}-{config.training.protocol}'
-            f'{variant(config)}-seed{config.training.seed}')
+            f'{variant(config)}{ddp}-seed{config.training.seed}')
     return RESULTS_DIR / 'accuracy' / name
 
 
@@ -178,6 +196,8 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
                         num_threads=config.runtime.num_threads)
     else:
         result = fit(config, log=log)
+    if not distributed.is_main():  # rank 0 writes
+        return result
     write_json(run_dir / 'run.json', {
         'command': command,
         'machine': started_on,
