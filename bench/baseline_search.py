@@ -10,7 +10,8 @@ from the clean protocol's training part (the latest 10 % of training
 sessions held out, as `pyg-srgnn fit`) and ranks the validation split; the
 setting with the highest validation HR@20 (then MRR@20) wins. The test
 split is not read. Result: bench/results/baseline-search-DATASET.json (the
-grid, every setting's numbers and seconds, the winners).
+grid, every setting's numbers and seconds, the winners). Killed, it goes on
+from the settings already run (baseline-search-DATASET.partial.jsonl).
 
 With --fit-winners, each winner (and POP and S-POP, which have no options)
 then runs as `pyg-srgnn fit --model M` with its options under the clean
@@ -23,7 +24,8 @@ import itertools
 import json
 import sys
 import time
-from typing import Any, Dict, List
+from pathlib import Path
+from typing import Any, Callable, Dict, List
 
 import click
 import torch
@@ -67,9 +69,17 @@ def settings(grid: Dict[str, tuple]) -> List[Dict[str, Any]]:
 
 
 def search(model_name: str, grid: Dict[str, tuple], train_set, train_index,
-           valid_loader, log) -> Dict[str, Any]:
+           valid_loader, log, done: Dict[str, dict],
+           record: Callable[[dict], None]) -> Dict[str, Any]:
+    r"""Every setting of :obj:`grid` ranked on the validation split; the
+    settings in :obj:`done` (by :func:`setting_key`) are not run again, each
+    new one goes to :obj:`record` as it finishes."""
     runs = []
     for options in settings(grid):
+        key = setting_key(model_name, options)
+        if key in done:
+            runs.append(done[key])
+            continue
         model = model_config(model_name, **options).build(
             train_set.num_items)
         start = time.perf_counter()
@@ -81,10 +91,33 @@ def search(model_name: str, grid: Dict[str, tuple], train_set, train_index,
                      'valid_MRR@20': round(100 * metrics['MRR@20'], 2),
                      'fit_s': round(fit_s, 2),
                      'seconds': round(time.perf_counter() - start, 1)})
+        record({'key': key, **runs[-1]})
         log(f"{model_name} {options}: HR@20 {runs[-1]['valid_HR@20']} "
             f"MRR@20 {runs[-1]['valid_MRR@20']} ({runs[-1]['seconds']} s)")
     runs.sort(key=lambda r: (-r['valid_HR@20'], -r['valid_MRR@20']))
     return {'grid': grid, 'runs': runs, 'winner': runs[0]['options']}
+
+
+def setting_key(model_name: str, options: Dict[str, Any]) -> str:
+    return json.dumps([model_name, options], sort_keys=True)
+
+
+def progress_file(dataset: str) -> Path:
+    r"""The settings run so far (JSON lines, git-ignored), so that a search
+    killed by a session's end goes on where it stopped."""
+    return RESULTS_DIR / f'baseline-search-{dataset}.partial.jsonl'
+
+
+def read_progress(path: Path) -> Dict[str, dict]:
+    done = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                run = json.loads(line)
+            except ValueError:  # a line cut short by a kill
+                continue
+            done[run.pop('key')] = run
+    return done
 
 
 @click.command()
@@ -113,8 +146,19 @@ def main(dataset, root, models, threads, quick, fit_winners):
     valid_loader = SessionLoader(train_set, valid_index, batch_size=500)
     log = (lambda message: None) if quick else (
         lambda message: print(message, flush=True))
+    progress = progress_file(dataset)
+    done = {} if quick else read_progress(progress)
+    if done:
+        log(f'{len(done)} settings already run ({progress})')
+
+    def record(run: Dict[str, Any]) -> None:
+        if not quick:
+            with open(progress, 'a') as f:
+                f.write(json.dumps(run) + '\n')
+
     results = {name: search(name, GRIDS[name], train_set, train_index,
-                            valid_loader, log) for name in names}
+                            valid_loader, log, done, record)
+               for name in names}
     if quick:
         print(json.dumps({name: {'winner': r['winner'],
                                  'valid_HR@20': r['runs'][0]['valid_HR@20']}
@@ -124,7 +168,8 @@ def main(dataset, root, models, threads, quick, fit_winners):
         'command': 'python -m bench.baseline_search ' + ' '.join(
             sys.argv[1:]),
         'machine': started_on,
-        'wall_seconds': round(time.time() - start, 1),
+        # Of this invocation; each setting's own seconds are in 'runs'.
+        'wall_seconds_last_invocation': round(time.time() - start, 1),
         'protocol': 'statistics of the clean protocol\'s training part, '
                     'ranked on its validation split (the latest 10 % of '
                     'training sessions); the test split is not read',
@@ -133,6 +178,7 @@ def main(dataset, root, models, threads, quick, fit_winners):
         'peak_rss_mb': peak_rss_mb(),
         'models': results,
     })
+    progress.unlink(missing_ok=True)
     if fit_winners:
         for name, options in [('pop', {}), ('spop', {})] + [
                 (name, r['winner']) for name, r in results.items()]:

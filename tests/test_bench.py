@@ -110,6 +110,39 @@ def test_baseline_search_quick_chooses_on_validation(tmp_path,
     assert result.exit_code != 0 and 'unknown pop' in result.output
 
 
+def test_baseline_search_goes_on_where_it_stopped(tmp_path):
+    from bench import baseline_search
+    from pyg_srgnn.config import TrainingConfig
+    from pyg_srgnn.data import SessionLoader
+    from pyg_srgnn.data.registry import load_dataset
+    from pyg_srgnn.protocol import get_protocol
+
+    train_set = load_dataset('diginetica-sample', str(tmp_path), 'train')
+    train_index, valid_index = get_protocol('clean').split(
+        TrainingConfig(), train_set.sample_tensors()[3])
+    valid = SessionLoader(train_set, valid_index, batch_size=500)
+    grid = {'neighbors': (50, 100), 'alpha': (0.5, )}
+    # A search killed after its first setting: that line, and one cut short.
+    first = {'options': {'neighbors': 50, 'alpha': 0.5}, 'valid_HR@20': 99.0,
+             'valid_MRR@20': 1.0, 'fit_s': 0.1, 'seconds': 0.2}
+    progress = tmp_path / 'search.partial.jsonl'
+    key = baseline_search.setting_key('itemknn', first['options'])
+    progress.write_text(json.dumps({'key': key, **first}) + '\n{"key": "ite')
+    done = baseline_search.read_progress(progress)
+    assert list(done) == [key]
+    recorded = []
+    result = baseline_search.search('itemknn', grid, train_set, train_index,
+                                    valid, lambda message: None, done,
+                                    recorded.append)
+    # Only the second setting ran; the first kept its (made-up) numbers.
+    assert [r['options'] for r in recorded] == [{'neighbors': 100,
+                                                 'alpha': 0.5}]
+    assert recorded[0]['key'] == baseline_search.setting_key(
+        'itemknn', {'neighbors': 100, 'alpha': 0.5})
+    assert result['winner'] == first['options']
+    assert len(result['runs']) == 2
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
                     reason='bench.phases sets glibc malloc options')
 def test_phases_runs(tmp_path):
