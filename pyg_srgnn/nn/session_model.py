@@ -146,12 +146,13 @@ class SessionModel(torch.nn.Module):
         device = self.device
         data = session_graph_batch(clicks.to(device), ptr.to(device),
                                    edge_weight=edge_weight)
-        was_training = self.training
+        if not self.training:  # as a server's model is: no walk of modules
+            return self.forward_batch(data)
         self.eval()
         try:
             return self.forward_batch(data)
         finally:
-            self.train(was_training)
+            self.train()
 
     def recommend(self, sessions: Sequence[Sequence[int]], k: int = 20,
                   edge_weight: str = 'binary') -> Tensor:
