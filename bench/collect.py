@@ -415,6 +415,23 @@ def scale_table(result: dict) -> str:
         f"{result['latency_p99_ms']} ms |"])
 
 
+def hybrid_table(result: dict) -> str:
+    r"""`bench.compare hybrid`: SR-GNN with V-SKNN on its short sessions."""
+    keys = ('HR@20', 'MRR@20', 'HR@20 short', 'MRR@20 short', 'HR@20 long',
+            'MRR@20 long')
+    rows = [('V-SKNN alone', [result['knn_alone']]),
+            ('SR-GNN alone', [r['srgnn_alone'] for r in result['runs']]),
+            (f"SR-GNN, sessions of <= {result['max_short']} clicks by "
+             f"V-SKNN", [r['hybrid'] for r in result['runs']])]
+    lines = ['| model | runs | ' + ' | '.join(keys) + ' |',
+             '|---|---|' + '---|' * len(keys)]
+    for label, metrics in rows:
+        cells = ' | '.join(fmt([m[key] for m in metrics])
+                           for key in keys)
+        lines.append(f'| {label} | {len(metrics)} | {cells} |')
+    return '\n'.join(lines)
+
+
 def main():
     sections = []
     runs = load_runs()
@@ -445,6 +462,11 @@ def main():
         sections.append('### Every model side by side (`bench/results/'
                         'comparison.json`, `python -m bench.compare '
                         'table`)\n\n' + comparison_table(compared))
+    for path in sorted(RESULTS_DIR.glob('hybrid-*.json')):
+        sections.append(f'### Short sessions by V-SKNN, the rest by SR-GNN '
+                        f'(`bench/results/{path.name}`, `python -m '
+                        f'bench.compare hybrid`)\n\n' +
+                        hybrid_table(json.loads(path.read_text())))
     full_runs = full_run_memory()
     if full_runs:
         sections.append('### Memory of whole accuracy runs (`run.json`, '

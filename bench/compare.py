@@ -172,6 +172,67 @@ def evaluate(dataset, threads):
                   f"Coverage@20 {100 * metrics['Coverage@20']:.2f}")
 
 
+# Short sessions, as the comparison's columns split them; fixed beforehand,
+# so that nothing is chosen on the test split.
+HYBRID_SHORT = 3
+
+
+def hybrid_rows(dataset: str, threads: int) -> Dict[str, Any]:
+    r"""Each SR-GNN run's test metrics with its sessions of at most
+    :data:`HYBRID_SHORT` clicks answered by the V-SKNN run instead
+    (:class:`~pyg_srgnn.nn.HybridModel`), beside the two models alone."""
+    import torch
+
+    from pyg_srgnn.checkpoint import load_checkpoint, model_from_checkpoint
+    from pyg_srgnn.data import SessionLoader
+    from pyg_srgnn.data.registry import load_dataset
+    from pyg_srgnn.nn import HybridModel
+    from pyg_srgnn.popularity import session_popularity
+    from pyg_srgnn.train import evaluate as run_evaluate
+
+    torch.set_num_threads(threads)
+    knn_dirs = run_dirs(dataset, dict(ROWS)['V-SKNN'])
+    gnn_dirs = run_dirs(dataset, dict(ROWS)['SR-GNN'])
+    if not knn_dirs or not gnn_dirs:
+        raise click.ClickException(f'{dataset}: needs a finished V-SKNN run '
+                                   f'and SR-GNN runs with checkpoints')
+    train_set = load_dataset(dataset, None, 'train')
+    test_set = load_dataset(dataset, None, 'test')
+    popularity = session_popularity(train_set)
+    knn = model_from_checkpoint(load_checkpoint(
+        str(knn_dirs[0] / 'checkpoint.pt')))[0]
+    runs = []
+    for run_dir in gnn_dirs:
+        gnn, config = model_from_checkpoint(load_checkpoint(
+            str(run_dir / 'checkpoint.pt')))
+        loader = SessionLoader(test_set, None, config.data.edge_weight,
+                               batch_size=500)
+        metrics = run_evaluate(HybridModel(knn, gnn, HYBRID_SHORT), loader,
+                               (20, ), popularity)
+        runs.append({'srgnn_run': run_dir.name,
+                     'srgnn_alone': test_metrics(run_dir),
+                     'hybrid': metrics})
+        print(f"{run_dir.name}: hybrid HR@20 {100 * metrics['HR@20']:.2f} "
+              f"MRR@20 {100 * metrics['MRR@20']:.2f}")
+    return {'max_short': HYBRID_SHORT, 'knn_run': knn_dirs[0].name,
+            'knn_alone': test_metrics(knn_dirs[0]), 'runs': runs}
+
+
+@main.command()
+@click.option('--dataset', type=click.Choice(DATASETS), required=True)
+@click.option('--threads', default=2, show_default=True)
+def hybrid(dataset, threads):
+    """SR-GNN with its short sessions answered by V-SKNN: does it help?
+    Writes bench/results/hybrid-DATASET.json."""
+    use_shared_data()
+    write_json(RESULTS_DIR / f'hybrid-{dataset}.json', {
+        'command': f'python -m bench.compare hybrid --dataset {dataset}',
+        'what': f'test split; sessions of at most {HYBRID_SHORT} clicks '
+                f'(fixed beforehand) ranked by V-SKNN, the longer ones by '
+                f'SR-GNN; the same metrics of each model alone',
+        **hybrid_rows(dataset, threads)})
+
+
 @main.command()
 def table():
     """Print the comparison and write bench/results/comparison.json."""

@@ -410,6 +410,62 @@ def test_collect_allocator_table():
     assert 'makes a step 1.15x faster' in table
 
 
+def test_collect_result_tables():
+    from bench.collect import (
+        big_log_table,
+        ddp_table,
+        hybrid_table,
+        serve_table,
+    )
+
+    def metrics(hr, mrr):
+        return {'HR@20': hr, 'MRR@20': mrr, 'HR@20 short': hr + 0.01,
+                'MRR@20 short': mrr + 0.01, 'HR@20 long': hr - 0.01,
+                'MRR@20 long': mrr - 0.01}
+    table = hybrid_table({'max_short': 3, 'knn_alone': metrics(0.5, 0.18),
+                          'runs': [{'srgnn_alone': metrics(0.52, 0.18),
+                                    'hybrid': metrics(0.53, 0.19)},
+                                   {'srgnn_alone': metrics(0.50, 0.18),
+                                    'hybrid': metrics(0.51, 0.19)}]})
+    assert '| V-SKNN alone | 1 | 50.00 | 18.00 | 51.00 |' in table
+    assert ('| SR-GNN, sessions of <= 3 clicks by V-SKNN | 2 | 52.00 ± 1.41 '
+            '| 19.00 ± 0.00 |') in table
+
+    run = {'concurrency': 64, 'requests': 20000, 'rps': 1496.6,
+           'p50_ms': 42.3, 'p99_ms': 57.9, 'errors': 0}
+    table = serve_table({'results': [{
+        'batching': True, 'workers': 1, 'rss_before_mb': 382.1,
+        'rss_after_mb': 409.4, 'runs': [run],
+        'soak': [{'t_s': 10, 'rss_mb': 409.5, 'rps': 1484.7,
+                  'p99_ms': 62.2, 'errors': 0},
+                 {'t_s': 20, 'rss_mb': 410.4, 'rps': 1324.9,
+                  'p99_ms': 68.7, 'errors': 1}]}]})
+    assert ('| on | 1 | 64 | 20,000 | 1,497 | 42.3 ms | 57.9 ms | 0 | 382 / '
+            '409 MB |') in table
+    assert ('20 s in 2 windows of 10 s: 1 errors, rps 1,325-1,485, p99 '
+            '62.2-68.7 ms, server RSS 409.5-410.4 MB') in table
+
+    side = {'one_process_two_threads': {'step_ms': 34.7,
+                                        'samples_per_s': 2879},
+            'two_processes_one_thread': {'step_ms': 55.2,
+                                         'samples_per_s': 1810,
+                                         'no_sync_step_ms': 34.5,
+                                         'allreduce_share': 0.368},
+            'two_over_one_throughput': 0.629}
+    table = ddp_table({'full': side, 'sampled': side})
+    assert ('| 2 processes x 1 thread (DDP, gloo) | full | 55.2 ms | 1,810 | '
+            '36.8 % |') in table
+    assert 'full softmax 0.629x, sampled 0.629x' in table
+
+    run = {'wall_s': 19.0, 'cpu_s': 21.3, 'peak_rss_mb': 2433.5}
+    table = big_log_table({'rows': 33003944, 'log_mb': 1420.7,
+                           'same_splits': True, 'arrow': run,
+                           'row_reader': run})
+    assert '33,003,944 clicks' in table and 'the same splits: yes' in table
+    assert '| pyarrow, streaming (default) | 19.0 s | 21.3 s | 2,434 MB |' in (
+        table)
+
+
 def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
     import bench.accuracy
     import bench.search
