@@ -132,7 +132,7 @@ def _read_yoochoose_arrow(path: PathLike, header: bool,
                 # reader.
                 column_types={'session_id': pa.int64(),
                               'item_id': pa.string(),
-                              'timestamp': pa.timestamp('us', tz='UTC')},
+                              'timestamp': pa.string()},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False))
         for batch in reader:
@@ -149,6 +149,11 @@ def _read_yoochoose_arrow(path: PathLike, header: bool,
                  for label in encoded.dictionary.to_pylist()),
                 dtype=np.int64, count=len(encoded.dictionary))
             item_parts.append(codes[encoded.indices.to_numpy()])
+            # As the row reader reads them: a trailing 'Z' dropped, read as
+            # UTC; a time with an offset is an error there, here the row
+            # reader's turn (the cast fails).
+            time = pc.utf8_rtrim(time, characters='Z').cast(
+                pa.timestamp('us'))
             date_parts.append(time.cast(pa.int64()).to_numpy() //
                               MICROSECONDS_PER_SECOND)
             # Sessions: runs of one id (a session's clicks are mostly

@@ -388,6 +388,18 @@ def test_pyarrow_reads_block_by_block_as_the_row_reader(tmp_path,
         assert np.array_equal(getattr(fast, name), getattr(rows, name)), name
     monkeypatch.undo()
 
+    # Times without the 'Z' read alike (UTC); an offset, which the row
+    # reader refuses, sends the file to it.
+    path.write_text(''.join(line.replace('Z,', ',') for line in lines))
+    naive = click_logs._read_yoochoose_arrow(path, header=False,
+                                             block_size=256)
+    assert np.array_equal(naive.date, rows.date)
+    path.write_text(''.join(lines) + '17,2014-04-07T10:51:09+02:00,5,0\n')
+    assert click_logs._read_yoochoose_arrow(path, header=False,
+                                            block_size=256) is None
+    with pytest.raises(ValueError, match=r'line 601'):
+        read_yoochoose_clicks(path)
+
     # A malformed row in a late block: the row reader, which names it.
     path.write_text(''.join(lines) + '17,2014-04-07T10:51:09Z,,0\n')
     assert click_logs._read_yoochoose_arrow(path, header=False,
