@@ -21,6 +21,7 @@ checkpoints stay out of git. Started again on a run directory whose run was
 killed, it resumes from the last finished epoch. bench/collect.py turns the
 runs into the README tables.
 """
+import json
 import os
 import sys
 import time
@@ -188,6 +189,9 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
     # checkout.
     started_on = machine()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
+    if (run_dir / 'run.json').is_file():  # finished: not run again
+        log(f'{run_dir} is finished (run.json); delete it to run again')
+        return json.loads((run_dir / 'run.json').read_text())['result']
     # A run that a session's end killed goes on from its last epoch.
     resumed = (run_dir / 'last.pt').is_file() and not (
         run_dir / 'metrics.json').is_file()

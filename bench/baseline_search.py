@@ -138,6 +138,13 @@ def main(dataset, root, models, threads, quick, fit_winners):
     started_on, start = machine(), time.time()
     if quick:
         dataset = 'diginetica-sample'
+    result_file = RESULTS_DIR / f'baseline-search-{dataset}.json'
+    if not quick and result_file.is_file():  # searched: only fit the winners
+        print(f'{result_file} exists: the search is not run again')
+        if fit_winners:
+            fit_each_winner(dataset, root, threads, json.loads(
+                result_file.read_text())['models'])
+        return
     train_set = load_dataset(dataset, root, 'train')
     # The validation split `pyg-srgnn fit` cuts under the clean protocol.
     training = TrainingConfig()
@@ -164,7 +171,7 @@ def main(dataset, root, models, threads, quick, fit_winners):
                                  'valid_HR@20': r['runs'][0]['valid_HR@20']}
                           for name, r in results.items()}))
         return
-    write_json(RESULTS_DIR / f'baseline-search-{dataset}.json', {
+    write_json(result_file, {
         'command': 'python -m bench.baseline_search ' + ' '.join(
             sys.argv[1:]),
         'machine': started_on,
@@ -180,13 +187,20 @@ def main(dataset, root, models, threads, quick, fit_winners):
     })
     progress.unlink(missing_ok=True)
     if fit_winners:
-        for name, options in [('pop', {}), ('spop', {})] + [
-                (name, r['winner']) for name, r in results.items()]:
-            config = FitConfig.from_options(
-                dataset=dataset, root=root, model=name, num_threads=threads,
-                progress=False, **options)
-            run(config, f'python -m bench.baseline_search --dataset '
-                f'{dataset} --fit-winners')
+        fit_each_winner(dataset, root, threads, results)
+
+
+def fit_each_winner(dataset: str, root, threads: int,
+                    results: Dict[str, Any]) -> None:
+    r"""`fit` with each winner of :obj:`results`, and POP and S-POP, as
+    bench.accuracy runs (a finished run is not run again)."""
+    for name, options in [('pop', {}), ('spop', {})] + [
+            (name, r['winner']) for name, r in results.items()]:
+        config = FitConfig.from_options(
+            dataset=dataset, root=root, model=name, num_threads=threads,
+            progress=False, **options)
+        run(config, f'python -m bench.baseline_search --dataset {dataset} '
+            f'--fit-winners')
 
 
 if __name__ == '__main__':

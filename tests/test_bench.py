@@ -110,6 +110,24 @@ def test_baseline_search_quick_chooses_on_validation(tmp_path,
     assert result.exit_code != 0 and 'unknown pop' in result.output
 
 
+def test_baseline_search_done_only_fits_the_winners(tmp_path, monkeypatch):
+    from bench import baseline_search
+    monkeypatch.setattr(baseline_search, 'RESULTS_DIR', tmp_path)
+    (tmp_path / 'baseline-search-diginetica.json').write_text(json.dumps(
+        {'models': {'sknn': {'winner': {'neighbors': 200}}}}))
+    fitted = []
+    monkeypatch.setattr(baseline_search, 'run', lambda config, command:
+                        fitted.append((config.model_name,
+                                       config.model.to_dict())))
+    monkeypatch.setattr(baseline_search, 'load_dataset', None)  # not read
+    result = CliRunner().invoke(baseline_search.main, [
+        '--models', 'sknn', '--fit-winners'])
+    assert result.exit_code == 0, result.output
+    assert 'the search is not run again' in result.output
+    assert [name for name, _ in fitted] == ['pop', 'spop', 'sknn']
+    assert fitted[-1][1]['neighbors'] == 200
+
+
 def test_baseline_search_goes_on_where_it_stopped(tmp_path):
     from bench import baseline_search
     from pyg_srgnn.config import TrainingConfig
@@ -269,6 +287,26 @@ def test_collect_tables():
     assert ('Our step over the floor: 1.100x; with the PyTorch modules '
             '1.150x in the same run, so the fused kernel makes the step '
             '1.045x faster.') in table
+
+
+def test_accuracy_does_not_run_a_finished_run_again(tmp_path, monkeypatch):
+    import bench.accuracy
+    from pyg_srgnn.config import FitConfig
+
+    monkeypatch.chdir(tmp_path)  # run() moves to the repository root
+    monkeypatch.setattr(bench.accuracy, 'BENCH_DIR', tmp_path / 'bench')
+    monkeypatch.setattr(bench.accuracy, 'RESULTS_DIR',
+                        tmp_path / 'bench' / 'results')
+    config = FitConfig.from_options(root=str(tmp_path / 'data'), epochs=1,
+                                    hidden_channels=8, progress=False)
+    first = bench.accuracy.run(config, 'test')
+    assert (bench.accuracy.run_dir_of(config) / 'run.json').is_file()
+
+    def fit(*args, **kwargs):
+        raise AssertionError('a finished run trained again')
+    monkeypatch.setattr(bench.accuracy, 'fit', fit)
+    monkeypatch.setattr(bench.accuracy, 'resume', fit)
+    assert bench.accuracy.run(config, 'test')['test'] == first['test']
 
 
 def test_accuracy_run_names_say_the_variant():
