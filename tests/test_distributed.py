@@ -93,3 +93,62 @@ def test_teardown_frees_the_wrappers_before_the_group(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match='process group of this loss is '
                        'closed'):
         loss(None, None)
+
+
+# Trains in each of 2 ranks (under torchrun) and SIGKILLs them at the
+# training batch given; torchrun then stops, as after a machine's failure.
+KILLED_RANKS = '''
+import os, signal, sys
+import pyg_srgnn.train
+from pyg_srgnn.config import FitConfig
+from pyg_srgnn.train import fit
+
+step, calls = pyg_srgnn.train.train_step, [0]
+
+def step_then_die(*args):
+    calls[0] += 1
+    if calls[0] == int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return step(*args)
+
+pyg_srgnn.train.train_step = step_then_die
+fit(FitConfig.from_options(root=sys.argv[1], run_dir=sys.argv[2],
+                           hidden_channels=8, epochs=4, batch_size=100,
+                           progress=False, num_threads=1),
+    log=lambda message: None)
+'''
+
+
+def test_two_processes_resume_where_they_were_killed(tmp_path):
+    options = ['--root', str(tmp_path / 'data'), '--epochs', '4',
+               '--batch-size', '100', '--hidden-channels', '8',
+               '--num-threads', '1', '--no-progress']
+    proc = run('fit', '--nproc', '2', '--run-dir', str(tmp_path / 'whole'),
+               *options)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    script = tmp_path / 'killed_ranks.py'
+    script.write_text(KILLED_RANKS)
+    killed = tmp_path / 'killed'
+    # 11 global batches an epoch: killed in the third epoch.
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+         '--nproc-per-node', '2', str(script), str(tmp_path / 'data'),
+         str(killed), '25'], capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert not (killed / 'metrics.json').exists()
+    logged = [json.loads(line) for line in open(killed / 'log.jsonl')]
+    assert [r['epoch'] for r in logged] == [1, 2]
+
+    proc = run('fit', '--nproc', '2', '--resume', str(killed))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    whole, resumed = (json.loads((tmp_path / name / 'metrics.json')
+                                 .read_text()) for name in ('whole',
+                                                            'killed'))
+    assert resumed['test'] == whole['test']
+    logs = [[json.loads(line) for line in open(tmp_path / name / 'log.jsonl')]
+            for name in ('whole', 'killed')]
+    assert len(logs[0]) == len(logs[1]) > 4  # the refit's epochs too
+    for a, b in zip(*logs):
+        a.pop('train_seconds'), b.pop('train_seconds')
+        assert a == b
