@@ -342,6 +342,21 @@ def ddp_table(result: dict) -> str:
     return '\n'.join(lines)
 
 
+def baselines_table(result: dict) -> str:
+    r"""`bench.baselines`: session-rec's baselines, times and accuracy."""
+    lines = ['| model | fit | scoring all test samples | batch of 500, p50 '
+             '/ slowest | HR@20 | MRR@20 | NDCG@20 |',
+             '|---|---|---|---|---|---|---|']
+    for run in result['results'].values():
+        lines.append(f"| `{run['model']}` | {run['fit_s']} s | "
+                     f"{run['score_s']} s | {run['batch_ms_p50']} / "
+                     f"{run['batch_ms_max']} ms | {run['HR@20']:.2f} | "
+                     f"{run['MRR@20']:.2f} | {run['NDCG@20']:.2f} |")
+    lines += ['', f"Peak RSS {result['peak_rss_mb']:,.0f} MB; "
+              f"{result['setup'].get('threads', '-')} thread(s)."]
+    return '\n'.join(lines)
+
+
 def big_log_table(result: dict) -> str:
     r"""`pyg-srgnn preprocess` of the tiled YOOCHOOSE log, both readers."""
     lines = [f"{result['rows']:,} clicks ({result['log_mb']:,} MB), "
@@ -445,6 +460,10 @@ def main():
             ('Allocator', 'allocator', allocator_table),
             ('Training settings of the shipped sample', 'sample-defaults',
              sample_defaults_table),
+            ('Baselines on Diginetica, session-rec\'s defaults',
+             'baselines-diginetica', baselines_table),
+            ('Baselines on YOOCHOOSE 1/64, session-rec\'s defaults',
+             'baselines-yoochoose1_64', baselines_table),
             ('SR-SAN speed', 'speed-srsan', model_speed_table),
             ('Data-parallel training', 'ddp', ddp_table),
             ('Preprocessing a 33M-click log', 'big-log', big_log_table),

@@ -450,6 +450,7 @@ def test_collect_allocator_table():
 
 def test_collect_result_tables():
     from bench.collect import (
+        baselines_table,
         big_log_table,
         ddp_table,
         hybrid_table,
@@ -494,6 +495,14 @@ def test_collect_result_tables():
     assert ('| 2 processes x 1 thread (DDP, gloo) | full | 55.2 ms | 1,810 | '
             '36.8 % |') in table
     assert 'full softmax 0.629x, sampled 0.629x' in table
+
+    table = baselines_table({'results': {'pop': {
+        'model': 'POP(num_items=9)', 'fit_s': 0.002, 'score_s': 5.2,
+        'batch_ms_p50': 39.9, 'batch_ms_max': 260.0, 'HR@20': 7.31,
+        'MRR@20': 1.69, 'NDCG@20': 2.92}}, 'peak_rss_mb': 1132.0,
+        'setup': {'threads': 1}})
+    assert ('| `POP(num_items=9)` | 0.002 s | 5.2 s | 39.9 / 260.0 ms | 7.31 '
+            '| 1.69 | 2.92 |') in table
 
     run = {'wall_s': 19.0, 'cpu_s': 21.3, 'peak_rss_mb': 2433.5}
     table = big_log_table({'rows': 33003944, 'log_mb': 1420.7,
