@@ -441,7 +441,10 @@ def create_app(recommender: Recommender,
     # as it is, rather than through FastAPI's body parsing, encoder and
     # response validation; the models document both in the OpenAPI schema,
     # and bad bodies get FastAPI's own 422.
-    @app.post('/recommend', response_model=Recommendation,
+    invalid = {422: {'description': 'A malformed or invalid body, session '
+                     'or k (FastAPI\'s validation error, or a detail)'}}
+
+    @app.post('/recommend', response_model=Recommendation, responses=invalid,
               openapi_extra=request_body(RecommendRequest))
     async def recommend(http: Request) -> JSONResponse:
         request = parse_body(RecommendRequest, await http.body())
@@ -452,7 +455,7 @@ def create_app(recommender: Recommender,
                                         request.k, request.exclude_seen))[0])
 
     @app.post('/recommend/batch', response_model=Recommendations,
-              openapi_extra=request_body(BatchRequest))
+              responses=invalid, openapi_extra=request_body(BatchRequest))
     async def recommend_batch(http: Request) -> JSONResponse:
         request = parse_body(BatchRequest, await http.body())
         recommender = serving['recommender']

@@ -78,6 +78,22 @@ def test_a_batch_scores_each_job_as_alone(recommender):
                                                         - 1])
 
 
+def test_openapi_documents_the_bodies(recommender):
+    # /recommend reads its body itself: the schema still says what it takes
+    # and answers.
+    with TestClient(create_app(recommender)) as client:
+        paths = client.get('/openapi.json').json()['paths']
+    for path, fields in (('/recommend', {'session', 'k', 'exclude_seen'}),
+                         ('/recommend/batch', {'sessions', 'k',
+                                               'exclude_seen'})):
+        post = paths[path]['post']
+        schema = post['requestBody']['content']['application/json']['schema']
+        assert set(schema['properties']) == fields
+        assert schema['required'] == [next(iter(sorted(fields - {
+            'k', 'exclude_seen'})))]
+        assert {'200', '422'} <= set(post['responses'])
+
+
 def test_serve_options_and_fallbacks(recommender):
     session = sessions_of(recommender, 3)[2]
     with TestClient(create_app(recommender)) as client:
