@@ -146,6 +146,9 @@ CASES = [
     ('evaluate --checkpoint {missing}.pt', 'No checkpoint at', 1),
     ('serve --checkpoint {missing}.pt', 'No checkpoint at', 1),
     ('fit --nproc 0', '0 is not in the range x>=1', 2),
+    ('serve --checkpoint {run}/checkpoint.pt --workers 0',
+     '0 is not in the range x>=1', 2),
+    ('fit --preset nisr', "'nisr' is not one of 'niser', 'niser-plus'", 2),
     ('evaluate --checkpoint {run}/checkpoint.pt --hybrid-short 0 '
      '--short-checkpoint {run}/checkpoint.pt', '0 is not in the range x>=1',
      2),
