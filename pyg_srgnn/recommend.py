@@ -10,6 +10,7 @@ from pyg_srgnn.data.session_graph import (
 )
 from pyg_srgnn.nn import SessionModel, srgnn_norm
 from pyg_srgnn.popularity import popular_items
+from pyg_srgnn.ranking import ItemRanker
 
 ItemId = Union[str, int]
 FALLBACKS = (None, 'popular', 'empty')
@@ -46,6 +47,76 @@ class Recommender:
         }
         self.edge_weight = edge_weight
         self.popularity = popularity
+        self._ranker: Optional[ItemRanker] = None
+        self._ranker_of: Optional[Tuple[int, int]] = None
+
+    def ranker(self) -> Optional[ItemRanker]:
+        r"""The :class:`~pyg_srgnn.ranking.ItemRanker` of the model's
+        scoring rows, built once and again only after the item table changed
+        (e.g. by more training); :obj:`None` for a model scored otherwise
+        (the baselines)."""
+        embedding = getattr(self.model, 'embedding', None)
+        if embedding is None:
+            return None
+        key = (embedding.weight.data_ptr(), embedding.weight._version)
+        if key != self._ranker_of:
+            with torch.no_grad():
+                self._ranker = ItemRanker(self.model.scoring_rows())
+            self._ranker_of = key
+        return self._ranker
+
+    @torch.no_grad()
+    def score(self, sessions: Sequence[Sequence[int]]) -> torch.Tensor:
+        r"""The score of every item for each session of model items,
+        :obj:`[B, num_items]`, column :obj:`j` for item :obj:`j + 1` (as
+        :meth:`~pyg_srgnn.nn.SessionModel.score_sessions`, to rounding)."""
+        ranker = self.ranker()
+        if ranker is None:
+            return self.model.score_sessions(sessions, self.edge_weight)
+        return ranker.scores(self._embed(sessions))
+
+    @torch.no_grad()
+    def top_items(self, sessions: Sequence[Sequence[int]], k: int,
+                  exclude_seen: Union[bool, Sequence[bool]] = False
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+        r"""The scores and model ids of the :obj:`k` best items of each
+        session of model items, best first, :obj:`[B, k]` (:obj:`k` at most
+        the number of items). A session's own items are left out where
+        :obj:`exclude_seen` says (one flag for all sessions, or one each):
+        they end its list, scored :obj:`-inf`."""
+        model = self.model
+        k = min(k, model.num_items)
+        if isinstance(exclude_seen, bool):
+            exclude_seen = [exclude_seen] * len(sessions)
+        exclude = None
+        if any(exclude_seen):
+            pairs = [(row, item - 1) for row, (session, seen) in enumerate(
+                zip(sessions, exclude_seen)) if seen for item in set(session)]
+            if pairs:
+                exclude = tuple(torch.tensor(pairs, device=model.device).t())
+        ranker = self.ranker()
+        if ranker is not None:
+            values, columns = ranker.topk(self._embed(sessions), k, exclude)
+            return values, columns + 1
+        scores = model.score_sessions(sessions, self.edge_weight)
+        if exclude is not None:
+            scores[exclude] = float('-inf')
+        values, columns = scores.topk(k, dim=1)
+        return values, columns + 1
+
+    def _embed(self, sessions: Sequence[Sequence[int]]) -> torch.Tensor:
+        model = self.model
+        clicks, ptr = sessions_to_tensors(sessions, model.num_items)
+        data = session_graph_batch(clicks.to(model.device),
+                                   ptr.to(model.device),
+                                   edge_weight=self.edge_weight)
+        if not model.training:
+            return model.session_embedding_batch(data)
+        model.eval()  # trained further since: scored as in eval all the same
+        try:
+            return model.session_embedding_batch(data)
+        finally:
+            model.train()
 
     @classmethod
     def from_checkpoint(cls, path: str,
@@ -123,8 +194,10 @@ class Recommender:
         out: List[List[str]] = [[] for _ in encoded]
         scored = [i for i, s in enumerate(encoded) if s]
         if scored:
-            top = self.model.recommend([encoded[i] for i in scored], k,
-                                       self.edge_weight)
+            if not 1 <= k <= self.model.num_items:
+                raise ValueError(f"'k' must be between 1 and the number of "
+                                 f"items {self.model.num_items} (got {k})")
+            top = self.top_items([encoded[i] for i in scored], k)[1]
             for i, row in zip(scored, top.tolist()):
                 out[i] = [self.item_labels[j - 1] for j in row]
         if empty and fallback == 'popular':

@@ -53,6 +53,29 @@ def test_recommend_in_user_ids(trained):
     assert rec.recommend([[int(x) for x in session]], k=5) == out
 
 
+def test_the_recommender_ranks_with_a_current_ranker(trained):
+    # Recommender keeps an ItemRanker of the model's rows, built again when
+    # the item table changes (e.g. by more training).
+    rec = Recommender.from_checkpoint(str(trained))
+    sessions = [[1, 2, 3], [4]]
+    for _ in range(2):
+        expected = rec.model.score_sessions(sessions)
+        assert torch.allclose(rec.score(sessions), expected, atol=1e-5)
+        values, items = rec.top_items(sessions, 5)
+        assert torch.equal(items, expected.topk(5).indices + 1)
+        assert torch.allclose(values, expected.topk(5).values, atol=1e-5)
+        ranker = rec.ranker()
+        assert rec.ranker() is ranker
+        with torch.no_grad():
+            rec.model.embedding.weight.mul_(-2)
+        assert rec.ranker() is not ranker
+    # Leaving a session's own items out, for some sessions only.
+    values, items = rec.top_items(sessions, 309, [True, False])
+    assert set(items[0, -3:].tolist()) == {1, 2, 3}
+    assert values[0, -3:].eq(float('-inf')).all()
+    assert values[1].isfinite().all()
+
+
 def test_unknown_and_empty_sessions(trained):
     rec = Recommender.from_checkpoint(str(trained))
     known = rec.item_labels[3]

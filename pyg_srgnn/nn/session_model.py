@@ -131,6 +131,16 @@ class SessionModel(torch.nn.Module):
         return session @ F.embedding(items, self.embedding.weight,
                                      sparse=sparse_grad).t()
 
+    def scoring_rows(self) -> Optional[Tensor]:
+        r"""The rows items are scored against, :obj:`[num_items, F]`: item
+        :obj:`j + 1`'s score is a session embedding's dot product with row
+        :obj:`j`, as in :meth:`item_logits` (to rounding); :obj:`None` for a
+        model scored otherwise (the baselines). What
+        :class:`~pyg_srgnn.ranking.ItemRanker` ranks at inference."""
+        if self.hidden_channels is None:
+            return None
+        return self.embedding.weight[1:].detach()
+
     @torch.no_grad()
     def score_sessions(self, sessions: Sequence[Sequence[int]],
                        edge_weight: str = 'binary') -> Tensor:

@@ -200,6 +200,12 @@ class SRGNN(SessionModel):
         weight = F.normalize(weight, dim=-1)
         return self.norm_scale * ItemScores.apply(session, weight)
 
+    def scoring_rows(self) -> Tensor:
+        rows = self.embedding.weight[1:].detach()
+        if self.norm_scale is None:
+            return rows
+        return self.norm_scale * F.normalize(rows, dim=-1)
+
     def item_logits(self, session: Tensor, items: OptTensor = None,
                     sparse_grad: bool = False) -> Tensor:
         if items is None:

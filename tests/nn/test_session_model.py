@@ -39,6 +39,25 @@ def test_recommend_and_item_logits(name):
         type(model)(0)
 
 
+@pytest.mark.parametrize('name', list(MODELS))
+def test_the_scoring_rows_score_as_the_item_table(name):
+    # Inference's rows (NISER: the normalised table times the scale) give
+    # the training forward's scores.
+    from test_srgnn import batch_of
+    torch.manual_seed(0)
+    model = MODELS[name]().eval()
+    rows = model.scoring_rows()
+    assert rows.size() == (10, 8) and not rows.requires_grad
+    session = model.session_embedding_batch(batch_of(SESSIONS))
+    assert torch.allclose(session @ rows.t(), model.score_sessions(SESSIONS),
+                          atol=1e-5)
+
+
+def test_a_baseline_has_no_scoring_rows():
+    from pyg_srgnn.baselines import POP
+    assert POP(10).scoring_rows() is None
+
+
 def test_initialisation_is_the_official_uniform():
     for model in (SRGNN(10, hidden_channels=16), SRSAN(10, 16)):
         bound = 1 / 4
