@@ -389,6 +389,9 @@ def serve_table(result: dict) -> str:
         soak = setting.get('soak')
         if soak:
             rss = [s['rss_mb'] for s in soak]
+            # The window from which the memory no longer changed.
+            steady = next(s['t_s'] for i, s in enumerate(soak)
+                          if all(r == rss[-1] for r in rss[i:]))
             lines += ['', f"Soak at concurrency 64 with batching, "
                       f"{soak[-1]['t_s']} s in {len(soak)} windows of 10 s: "
                       f"{sum(s['errors'] for s in soak)} errors, rps "
@@ -397,7 +400,8 @@ def serve_table(result: dict) -> str:
                       f"{min(s['p99_ms'] for s in soak)}-"
                       f"{max(s['p99_ms'] for s in soak)} ms, server RSS "
                       f"{min(rss):,.1f}-{max(rss):,.1f} MB (first "
-                      f"{rss[0]:,.1f}, last {rss[-1]:,.1f})."]
+                      f"{rss[0]:,.1f}, last {rss[-1]:,.1f}, unchanged "
+                      f"from {steady} s on)."]
     return '\n'.join(lines)
 
 

@@ -54,14 +54,16 @@ def model_from_config(config: FitConfig, num_items: int,
 
 
 def model_from_checkpoint(
-        checkpoint: Dict[str, Any]) -> Tuple[SessionModel, FitConfig]:
+        checkpoint: Dict[str, Any],
+        fused: bool = False) -> Tuple[SessionModel, FitConfig]:
     r"""Rebuilds the trained model and its :class:`FitConfig` (the model's
     name and options are in the checkpoint's config; checkpoints from
     before the config had sections, and before :obj:`model` was an option
-    (SR-GNN), load too)."""
+    (SR-GNN), load too). :obj:`fused`: the model runs the fused kernel
+    where it has one (see :obj:`fit --fused-kernel`)."""
     config = FitConfig.from_dict(checkpoint['config'])
     num_items = len(checkpoint['item_labels'])
-    model = model_from_config(config, num_items)
+    model = model_from_config(config, num_items, fused=fused)
     model.load_state_dict(checkpoint['model'])
     model.eval()
     return model, config

@@ -596,16 +596,24 @@ def evaluate(checkpoint, dataset, root, split, ks, batch_size, hybrid_short,
 @strict_option
 @click.option('--threads', type=click.IntRange(min=1), default=None,
               help="Torch CPU threads per worker [default: torch's choice].")
+@click.option('--fused-kernel/--no-fused-kernel', default=True,
+              show_default=True,
+              help="Run SR-GNN's session embedding as the fused CPU kernel "
+              "(as fit does; same results, faster), built or loaded before "
+              "the server starts; the PyTorch modules run where it cannot "
+              "be built or does not apply.")
 @click.option('--workers', type=click.IntRange(min=1), default=1,
               show_default=True,
               help="Server processes (uvicorn's workers), each with the "
               "model and its own batches: Python's work per request spread "
               "over several cores. With more than one, SIGHUP reloads "
               "every worker (uvicorn starts a new one before it stops the "
-              "old); POST /reload only the worker that answers it.")
+              "old, which closes a connection it accepted but had not yet "
+              "read: clients retry); POST /reload only the worker that "
+              "answers it.")
 def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
           max_session_length, max_k, max_body_bytes, strict, threads,
-          workers):
+          fused_kernel, workers):
     """Serve a trained model over HTTP: POST /recommend, /recommend/batch,
     /explain; GET /health, /info; the OpenAPI docs at /docs (needs the
     [serve] extra)."""
@@ -627,6 +635,7 @@ def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
             max_body_bytes=max_body_bytes, strict=strict)
         # Loaded here in any case, so that a bad checkpoint is one message.
         environment = {'checkpoint': checkpoint, 'threads': threads,
+                       'fused': fused_kernel,
                        'options': dataclasses.asdict(options)}
         os.environ[SERVE_ENVIRONMENT] = json.dumps(environment)
         app = app_from_environment()
@@ -636,9 +645,12 @@ def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
                f"({recommender.model.num_items:,} items) on "
                f"http://{host}:{port} with {workers} worker(s) (docs: /docs; "
                f"SIGHUP or POST /reload loads the checkpoint again)")
+    # No access log, and no reading of proxy headers: the app makes no use
+    # of the client's address or scheme, and both cost every request.
+    quiet = {'log_level': 'warning', 'access_log': False,
+             'proxy_headers': False}
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level='warning',
-                    access_log=False)
+        uvicorn.run(app, host=host, port=port, **quiet)
     else:  # each worker builds its app from the environment
         del app, recommender  # the parent only supervises
         # A worker imports torch and loads the model before it serves: more
@@ -647,8 +659,8 @@ def serve(checkpoint, host, port, max_batch, max_wait_ms, no_batching,
             'timeout_worker_healthcheck' in inspect.signature(
                 uvicorn.Config).parameters) else {})
         uvicorn.run('pyg_srgnn.serve:app_from_environment', factory=True,
-                    workers=workers, host=host, port=port,
-                    log_level='warning', access_log=False, **patience)
+                    workers=workers, host=host, port=port, **quiet,
+                    **patience)
 
 
 @main.command()

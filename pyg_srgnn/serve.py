@@ -48,8 +48,10 @@ from pyg_srgnn.recommend import Recommender
 try:
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi.routing import APIRoute
     from pydantic import BaseModel, Field, ValidationError
+    from pydantic_core import to_json
 except ImportError as e:  # pragma: no cover - the [serve] extra
     raise ImportError("pyg-srgnn serve needs FastAPI and uvicorn: pip "
                       "install 'pyg-srgnn[serve]'") from e
@@ -137,19 +139,40 @@ def parse_body(model: type, body: bytes) -> Any:
              for error in e.errors(include_url=False)], body=body) from None
 
 
-# The settings of `pyg-srgnn serve` (JSON: checkpoint, threads, options),
-# from which each of uvicorn's worker processes builds its app.
+class DirectRoute(APIRoute):
+    r"""An API route whose endpoint takes the :class:`Request` and returns
+    the :class:`Response` itself (FastAPI's custom route class): FastAPI
+    documents it from the route's models and :obj:`openapi_extra`, but
+    solves no dependencies, reads no query and neither validates nor
+    encodes the answer per request. For the endpoints under load."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        return self.endpoint
+
+
+def json_response(content: Any) -> Response:
+    r""":obj:`content` as JSON, encoded by pydantic's core: several times
+    faster than the standard library for lists of floats."""
+    return Response(to_json(content), media_type='application/json')
+
+
+# The settings of `pyg-srgnn serve` (JSON: checkpoint, threads, fused,
+# options), from which each of uvicorn's worker processes builds its app.
 SERVE_ENVIRONMENT = 'PYG_SRGNN_SERVE'
 
 
-def load_recommender(checkpoint: str) -> Tuple[Recommender, Dict[str, Any]]:
+def load_recommender(checkpoint: str, fused: bool = False
+                     ) -> Tuple[Recommender, Dict[str, Any]]:
     r"""The :class:`Recommender` of :obj:`checkpoint` and what
-    :obj:`GET /info` says of it."""
+    :obj:`GET /info` says of it, ready to answer: with :obj:`fused`, the
+    model's fused kernel (:mod:`pyg_srgnn.nn.fused`, where it has one) is
+    built or loaded here, not at the first request."""
     loaded = load_checkpoint(checkpoint)
-    model, config = model_from_checkpoint(loaded)
+    model, config = model_from_checkpoint(loaded, fused=fused)
     recommender = Recommender(model, loaded['item_labels'],
                               config.data.edge_weight,
                               loaded.get('item_popularity'))
+    recommender.score([[1]])  # builds the kernel and the scoring table
     return recommender, {
         'model': config.model_name, 'title': config.model.title,
         'dataset': config.data.dataset, 'checkpoint': checkpoint,
@@ -162,13 +185,14 @@ def app_from_environment() -> FastAPI:
     try:
         settings = json.loads(os.environ[SERVE_ENVIRONMENT])
         checkpoint, threads = settings['checkpoint'], settings['threads']
+        fused = settings.get('fused', False)
         options = ServeOptions(**settings['options'])
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f'{SERVE_ENVIRONMENT} does not hold the settings '
                          f'of pyg-srgnn serve ({e!r})') from None
     if threads is not None:
         torch.set_num_threads(threads)
-    load = functools.partial(load_recommender, checkpoint)
+    load = functools.partial(load_recommender, checkpoint, fused)
     recommender, info = load()
     return create_app(recommender, options, info, load)
 
@@ -222,10 +246,10 @@ class Job(NamedTuple):
     exclude_seen: bool
 
 
-@torch.no_grad()
+@torch.inference_mode()  # lighter than no_grad; the answers are lists
 def score_jobs(jobs: Sequence[Job]) -> List[Tuple[List[int], List[float]]]:
     r"""The top :obj:`k` items and scores of every job, one forward pass
-    and one top-k per model among them (one, unless a reload came in
+    and one ranking per model among them (one, unless a reload came in
     between). A session's items do not depend on its batch, its scores only
     to rounding."""
     out: List[Any] = [None] * len(jobs)
@@ -235,23 +259,18 @@ def score_jobs(jobs: Sequence[Job]) -> List[Tuple[List[int], List[float]]]:
     for positions in groups.values():
         recommender = jobs[positions[0]].recommender
         group = [jobs[i] for i in positions]
-        scores = recommender.model.score_sessions(
-            [job.items for job in group], recommender.edge_weight)
+        num_items = recommender.model.num_items
         # A session's own items, where left out, are neither scored nor
         # counted among the items there are to list.
-        num_items = scores.size(1)
         left = [num_items - len(set(job.items)) if job.exclude_seen else
                 num_items for job in group]
-        seen = [(row, item - 1) for row, job in enumerate(group)
-                if job.exclude_seen for item in set(job.items)]
-        if seen:
-            scores[tuple(torch.tensor(seen).t())] = float('-inf')
-        k = min(max(job.k for job in group), num_items)
-        values, index = scores.topk(k, dim=1)
-        values, index = values.tolist(), (index + 1).tolist()
+        values, items = recommender.top_items(
+            [job.items for job in group], max(job.k for job in group),
+            [job.exclude_seen for job in group])
+        values, items = values.tolist(), items.tolist()
         for row, (i, job) in enumerate(zip(positions, group)):
             top = min(job.k, left[row])
-            out[i] = (index[row][:top], values[row][:top])
+            out[i] = (items[row][:top], values[row][:top])
     return out
 
 
@@ -405,6 +424,44 @@ def create_app(recommender: Recommender,
                         'scores': scores, 'unknown': unknown})
         return out
 
+    # /recommend and /recommend/batch, the endpoints under load, are
+    # DirectRoutes: they read their body with pydantic straight from the
+    # JSON bytes and encode their answer with pydantic's core, rather than
+    # through FastAPI's dependencies, encoder and response validation; the
+    # models document both in the OpenAPI schema, and bad bodies get
+    # FastAPI's own 422. They come first, as routes are matched in order.
+    invalid = {422: {'description': 'A malformed or invalid body, session '
+                     'or k (FastAPI\'s validation error, or a detail)'}}
+
+    async def recommend(http: Request) -> Response:
+        request = parse_body(RecommendRequest, await http.body())
+        recommender = serving['recommender']  # for the whole request
+        check(recommender, request.session, request.k)
+        app.state.stats['requests'] += 1
+        return json_response((await rank(recommender, [request.session],
+                                         request.k, request.exclude_seen))[0])
+
+    async def recommend_batch(http: Request) -> Response:
+        request = parse_body(BatchRequest, await http.body())
+        recommender = serving['recommender']
+        if not 1 <= len(request.sessions) <= options.max_sessions:
+            raise HTTPException(422, f'Send 1 to {options.max_sessions} '
+                                f'sessions (got {len(request.sessions)})')
+        for session in request.sessions:
+            check(recommender, session, request.k)
+        app.state.stats['requests'] += 1
+        return json_response({'results': await rank(
+            recommender, request.sessions, request.k, request.exclude_seen)})
+
+    for path, endpoint, body, answer in (
+            ('/recommend', recommend, RecommendRequest, Recommendation),
+            ('/recommend/batch', recommend_batch, BatchRequest,
+             Recommendations)):
+        app.router.add_api_route(
+            path, endpoint, methods=['POST'], response_model=answer,
+            responses=invalid, openapi_extra=request_body(body),
+            route_class_override=DirectRoute)
+
     @app.get('/', response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
         return PAGE.read_text(encoding='utf-8')
@@ -435,38 +492,6 @@ def create_app(recommender: Recommender,
                 'batching': options.batching,
                 'max_batch': options.max_batch,
                 'requests': app.state.stats['requests']}
-
-    # /recommend and /recommend/batch, the endpoints under load, read their
-    # body with pydantic straight from the JSON bytes and send their answer
-    # as it is, rather than through FastAPI's body parsing, encoder and
-    # response validation; the models document both in the OpenAPI schema,
-    # and bad bodies get FastAPI's own 422.
-    invalid = {422: {'description': 'A malformed or invalid body, session '
-                     'or k (FastAPI\'s validation error, or a detail)'}}
-
-    @app.post('/recommend', response_model=Recommendation, responses=invalid,
-              openapi_extra=request_body(RecommendRequest))
-    async def recommend(http: Request) -> JSONResponse:
-        request = parse_body(RecommendRequest, await http.body())
-        recommender = serving['recommender']  # for the whole request
-        check(recommender, request.session, request.k)
-        app.state.stats['requests'] += 1
-        return JSONResponse((await rank(recommender, [request.session],
-                                        request.k, request.exclude_seen))[0])
-
-    @app.post('/recommend/batch', response_model=Recommendations,
-              responses=invalid, openapi_extra=request_body(BatchRequest))
-    async def recommend_batch(http: Request) -> JSONResponse:
-        request = parse_body(BatchRequest, await http.body())
-        recommender = serving['recommender']
-        if not 1 <= len(request.sessions) <= options.max_sessions:
-            raise HTTPException(422, f'Send 1 to {options.max_sessions} '
-                                f'sessions (got {len(request.sessions)})')
-        for session in request.sessions:
-            check(recommender, session, request.k)
-        app.state.stats['requests'] += 1
-        return JSONResponse({'results': await rank(
-            recommender, request.sessions, request.k, request.exclude_seen)})
 
     @app.post('/explain')
     async def explain(request: ExplainRequest) -> Dict[str, Any]:

@@ -486,7 +486,11 @@ std::vector<Tensor> backward(const Tensor& grad_out,
 
 }  // namespace
 
+// Both touch tensors only, never a Python object: other Python threads run
+// meanwhile (a server's event loop while its worker thread scores).
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("forward", &forward, "SR-GNN session embedding, forward");
-  m.def("backward", &backward, "SR-GNN session embedding, backward");
+  m.def("forward", &forward, "SR-GNN session embedding, forward",
+        py::call_guard<py::gil_scoped_release>());
+  m.def("backward", &backward, "SR-GNN session embedding, backward",
+        py::call_guard<py::gil_scoped_release>());
 }
