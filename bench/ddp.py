@@ -45,7 +45,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def stepper(rank: int, world: int, threads: int, seed: int, loss: str):
+def stepper(rank: int, world: int, threads: int, seed: int, loss: str,
+            dataset: str = 'diginetica'):
     r"""A training step function of this rank (its share of the next global
     batch, through DDP when :obj:`world` > 1) and the DDP module (or
     :obj:`None`); :obj:`loss`: :obj:`'full'` or :obj:`'sampled'`."""
@@ -62,7 +63,7 @@ def stepper(rank: int, world: int, threads: int, seed: int, loss: str):
 
     keep_freed_memory()
     torch.set_num_threads(threads)
-    train_set = load_dataset('diginetica', None, 'train')
+    train_set = load_dataset(dataset, None, 'train')
     num_samples = train_set.sample_tensors()[2].numel()
     generator = torch.Generator().manual_seed(seed)
     if world == 1:
@@ -106,14 +107,15 @@ def stepper(rank: int, world: int, threads: int, seed: int, loss: str):
 
 
 def worker(rank: int, world: int, port: int, rounds: int, steps: int,
-           loss: str, out_dir: str) -> None:
+           loss: str, out_dir: str, dataset: str) -> None:
     import torch.distributed as dist
 
     from pyg_srgnn import distributed
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), WORLD_SIZE=str(world))
     dist.init_process_group('gloo', rank=rank, world_size=world)
-    step, ddp = stepper(rank, world, threads=1, seed=0, loss=loss)
+    step, ddp = stepper(rank, world, threads=1, seed=0, loss=loss,
+                        dataset=dataset)
 
     def unsynced() -> None:
         with ddp.no_sync():
@@ -130,15 +132,16 @@ def summary(times: Dict[str, Any]) -> Dict[str, float]:
     return {name: round(float(np.median(t)), 2) for name, t in times.items()}
 
 
-def measure(loss: str, rounds: int, steps: int) -> Dict[str, Any]:
+def measure(loss: str, rounds: int, steps: int,
+            dataset: str = 'diginetica') -> Dict[str, Any]:
     r"""1 x 2 threads, then 2 processes x 1 thread, with :obj:`loss`."""
     import torch.multiprocessing as mp
-    step, _ = stepper(0, 1, threads=2, seed=0, loss=loss)
+    step, _ = stepper(0, 1, threads=2, seed=0, loss=loss, dataset=dataset)
     one = interleaved({'step': step}, repeats=rounds, warmup=2, steps=steps)
     del step
     with tempfile.TemporaryDirectory() as tmp:
-        mp.spawn(worker, args=(2, free_port(), rounds, steps, loss, tmp),
-                 nprocs=2)
+        mp.spawn(worker, args=(2, free_port(), rounds, steps, loss, tmp,
+                               dataset), nprocs=2)
         ranks = [json.loads(Path(tmp, f'rank{r}.json').read_text())
                  for r in range(2)]
     one_ms = float(np.median(one['step']))
@@ -169,20 +172,24 @@ def measure(loss: str, rounds: int, steps: int) -> Dict[str, Any]:
 @click.option('--rounds', default=20, show_default=True)
 @click.option('--steps', default=16, show_default=True,
               help='Steps per round of each case.')
+@click.option('--dataset', default='diginetica', show_default=True,
+              help='A registered data set (diginetica-sample: a quick '
+              'check that it runs).')
 @click.option('--out', 'out_path', default=None,
               help='Result file (default: bench/results/ddp.json).')
-def main(quick, rounds, steps, out_path):
+def main(quick, rounds, steps, dataset, out_path):
     use_shared_data()
     started_on = machine()
     if quick:
         rounds, steps = 3, 8
-    out = {loss: measure(loss, rounds, steps) for loss in ('full', 'sampled')}
+    out = {loss: measure(loss, rounds, steps, dataset)
+           for loss in ('full', 'sampled')}
     raw = {loss: result.pop('raw_ms') for loss, result in out.items()}
     if quick:
         print(json.dumps(out))
         return
     out.update({
-        'setup': {'dataset': 'diginetica', 'global_batch_size': BATCH_SIZE,
+        'setup': {'dataset': dataset, 'global_batch_size': BATCH_SIZE,
                   'hidden_channels': 100, 'rounds': rounds,
                   'steps_per_round': steps, 'backend': 'gloo',
                   'sampled': {'num_negatives': 8192,

@@ -636,3 +636,22 @@ def test_serve_bench_quick_runs():
     assert out['errors'] == 0
     assert out['rps'] > 0 and out['p99_ms'] >= out['p50_ms'] > 0
     assert out['rss_after_mb'] > 0
+
+
+def test_ddp_quick_runs():
+    # 1 process x 2 threads, then 2 x 1 over gloo on localhost, both
+    # losses, on the shipped sample.
+    from bench import ddp
+
+    threads = torch.get_num_threads()
+    result = CliRunner().invoke(ddp.main, ['--quick', '--dataset',
+                                           'diginetica-sample'])
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    for loss in ('full', 'sampled'):
+        two = out[loss]['two_processes_one_thread']
+        assert out[loss]['one_process_two_threads']['step_ms'] > 0
+        assert two['step_ms'] > 0 and len(two['ranks']) == 2
+        assert -1 < two['allreduce_share'] < 1
+        assert out[loss]['two_over_one_throughput'] > 0
