@@ -389,9 +389,7 @@ def serve_table(result: dict) -> str:
         soak = setting.get('soak')
         if soak:
             rss = [s['rss_mb'] for s in soak]
-            # The window from which the memory no longer changed.
-            steady = next(s['t_s'] for i, s in enumerate(soak)
-                          if all(r == rss[-1] for r in rss[i:]))
+            half = soak[len(soak) // 2 - 1]  # whether it still grows
             lines += ['', f"Soak at concurrency 64 with batching, "
                       f"{soak[-1]['t_s']} s in {len(soak)} windows of 10 s: "
                       f"{sum(s['errors'] for s in soak)} errors, rps "
@@ -400,8 +398,8 @@ def serve_table(result: dict) -> str:
                       f"{min(s['p99_ms'] for s in soak)}-"
                       f"{max(s['p99_ms'] for s in soak)} ms, server RSS "
                       f"{min(rss):,.1f}-{max(rss):,.1f} MB (first "
-                      f"{rss[0]:,.1f}, last {rss[-1]:,.1f}, unchanged "
-                      f"from {steady} s on)."]
+                      f"{rss[0]:,.1f}, at {half['t_s']} s "
+                      f"{half['rss_mb']:,.1f}, last {rss[-1]:,.1f})."]
     return '\n'.join(lines)
 
 

@@ -28,6 +28,9 @@ def test_the_ranking_is_the_float32_ranking(bfloat16, k):
                                                          left_out)
         assert torch.equal(columns, expected_columns)
         assert torch.allclose(values, expected_values, atol=1e-5)
+    # A lone session (ranked in float32 in any case).
+    values, columns = ranker.topk(session[:1], k)
+    assert torch.equal(columns, float32_topk(rows, session[:1], k)[1])
     assert torch.allclose(ranker.scores(session), session @ rows.t(),
                           atol=1e-5)
 
