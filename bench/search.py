@@ -36,6 +36,8 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
                    'positions': 50},
     'niser-plus-count': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
                          'positions': 50, 'edge_weight': 'count'},
+    'niser-plus-drop0.2': {'norm_scale': 16.0, 'embedding_dropout': 0.2,
+                           'positions': 50},
 }
 
 
