@@ -46,9 +46,10 @@ def fast_bfloat16() -> bool:
 
 
 class ItemRanker:
-    r"""Ranks the items of :obj:`rows` (:obj:`[num_items, F]`, float32; a
-    model's :meth:`~pyg_srgnn.nn.SessionModel.scoring_rows`) for session
-    embeddings (see the module).
+    r"""Ranks the items of :obj:`rows` (:obj:`[num_items, F]`; a model's
+    :meth:`~pyg_srgnn.nn.SessionModel.scoring_rows`) for session embeddings
+    (see the module); "float32" there means the rows' own type, which for
+    other types than float32 is the only path by default.
 
     Args:
         rows (torch.Tensor): Row :obj:`j` scores item :obj:`j + 1`.
@@ -57,12 +58,14 @@ class ItemRanker:
             :func:`fast_bfloat16` on a CPU)
     """
     def __init__(self, rows: Tensor, bfloat16: Optional[bool] = None):
-        if rows.dim() != 2 or rows.dtype != torch.float32:
-            raise ValueError(f"Expected float32 rows [num_items, F], got "
-                             f"{rows.dtype} of shape {tuple(rows.shape)}")
+        if rows.dim() != 2 or not rows.is_floating_point():
+            raise ValueError(f"Expected floating-point rows [num_items, F], "
+                             f"got {rows.dtype} of shape "
+                             f"{tuple(rows.shape)}")
         self.rows = rows
         if bfloat16 is None:
-            bfloat16 = rows.device.type == 'cpu' and fast_bfloat16()
+            bfloat16 = (rows.device.type == 'cpu'
+                        and rows.dtype == torch.float32 and fast_bfloat16())
         self.bfloat16 = bfloat16
         self.columns: Optional[Tensor] = None
         if rows.device.type == 'cpu':

@@ -64,7 +64,16 @@ def test_more_left_out_than_there_are_to_rank():
     assert torch.equal(columns[1], expected_columns[1])
 
 
-def test_rows_must_be_a_float32_matrix():
-    with pytest.raises(ValueError, match=r'Expected float32 rows \[num_items'
-                       r', F\], got torch.float64 of shape \(3, 2\)'):
-        ItemRanker(torch.zeros(3, 2, dtype=torch.float64))
+def test_other_types_rank_in_their_own():
+    torch.manual_seed(0)
+    rows = torch.randn(300, 8, dtype=torch.float64)
+    session = torch.randn(4, 8, dtype=torch.float64)
+    ranker = ItemRanker(rows)
+    assert not ranker.bfloat16
+    values, columns = ranker.topk(session, 5)
+    assert values.dtype == torch.float64
+    assert torch.equal(columns, float32_topk(rows, session, 5)[1])
+    with pytest.raises(ValueError, match=r'Expected floating-point rows '
+                       r'\[num_items, F\], got torch.int64 of shape '
+                       r'\(3, 2\)'):
+        ItemRanker(torch.zeros(3, 2, dtype=torch.long))

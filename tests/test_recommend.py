@@ -74,6 +74,12 @@ def test_the_recommender_ranks_with_a_current_ranker(trained):
     assert set(items[0, -3:].tolist()) == {1, 2, 3}
     assert values[0, -3:].eq(float('-inf')).all()
     assert values[1].isfinite().all()
+    # A model in another type ranks in its own.
+    rec.model.double()
+    values, items = rec.top_items(sessions, 5)
+    assert values.dtype == torch.float64
+    assert torch.equal(items, rec.model.score_sessions(sessions).topk(5)
+                       .indices + 1)
 
 
 def test_unknown_and_empty_sessions(trained):
