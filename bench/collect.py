@@ -339,6 +339,27 @@ def ddp_table(result: dict) -> str:
     lines += ['', 'Throughput of 2 x 1 over 1 x 2: full softmax '
               f"{result['full']['two_over_one_throughput']}x, sampled "
               f"{result['sampled']['two_over_one_throughput']}x."]
+    # When it pays, from the same numbers: what a step's all-reduce costs
+    # against the compute a second rank with cores of its own would take
+    # over (half of the one-process step).
+    full = result['full']
+    batch = result['setup']['global_batch_size']
+    one_ms = full['one_process_two_threads']['step_ms']
+    two = full['two_processes_one_thread']
+    reduce_ms = two['step_ms'] - two['no_sync_step_ms']
+    lines += ['', f"When DDP pays: on one machine the two processes share "
+              f"its cores, so a rank's step without the all-reduce "
+              f"({two['no_sync_step_ms']} ms) costs what the one-process "
+              f"step does ({one_ms} ms) and the all-reduce "
+              f"({reduce_ms:.1f} ms for the item table's dense gradient, "
+              f"full softmax) only adds. With ranks on machines or GPUs of "
+              f"their own, a second rank takes over half a step's compute "
+              f"({one_ms / 2:.1f} ms here) for one all-reduce: it pays once "
+              f"that half outgrows the all-reduce. Estimated from these "
+              f"numbers, with compute growing in proportion to the batch "
+              f"and the gradient not growing at all: global batches above "
+              f"about {batch * 2 * reduce_ms / one_ms:.0f} at this "
+              f"all-reduce speed, or a faster interconnect (NCCL)."]
     return '\n'.join(lines)
 
 

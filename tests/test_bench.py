@@ -491,10 +491,15 @@ def test_collect_result_tables():
                                          'no_sync_step_ms': 34.5,
                                          'allreduce_share': 0.368},
             'two_over_one_throughput': 0.629}
-    table = ddp_table({'full': side, 'sampled': side})
+    table = ddp_table({'full': side, 'sampled': side,
+                       'setup': {'global_batch_size': 100}})
     assert ('| 2 processes x 1 thread (DDP, gloo) | full | 55.2 ms | 1,810 | '
             '36.8 % |') in table
     assert 'full softmax 0.629x, sampled 0.629x' in table
+    # When it pays: 20.7 ms of all-reduce against half of 34.7 ms.
+    assert 'the all-reduce (20.7 ms for' in table
+    assert 'half a step\'s compute (17.4 ms here)' in table
+    assert 'global batches above about 119 at this' in table
 
     table = baselines_table({'results': {'pop': {
         'model': 'POP(num_items=9)', 'fit_s': 0.002, 'score_s': 5.2,
