@@ -79,6 +79,7 @@ VARIANT_NAMES: Dict[str, Callable[[Any], str]] = {
     'norm_scale': lambda value: f'nis{value:g}',
     'embedding_dropout': lambda value: f'drop{value:g}',
     'positions': lambda value: f'pos{value}',
+    'label_smoothing': lambda value: f'ls{value:g}',
     'neighbors': lambda value: f'n{value}',
     'sample_size': lambda value: f's{value}',
     'similarity': str,
@@ -124,6 +125,8 @@ def variant(config: FitConfig) -> str:
 @click.option('--embedding-dropout', type=float, default=None,
               help='SR-GNN: NISER+.')
 @click.option('--positions', type=int, default=None, help='SR-GNN: NISER+.')
+@click.option('--label-smoothing', type=float, default=None,
+              help="Full softmax [default: fit's, none].")
 @click.option('--loss', type=click.Choice(LOSSES), default='full',
               show_default=True)
 @click.option('--num-negatives', type=int, default=None,
@@ -150,8 +153,8 @@ def main(dataset, protocol, seed, epochs, threads, root, preset, nproc,
     model_options = model_option_names()
     options = {key: value for key, value in options.items()
                if (key not in model_options or value is not None)
-               and not (key in ('num_negatives', 'sampler')
-                        and value is None)}
+               and not (key in ('num_negatives', 'sampler',
+                                'label_smoothing') and value is None)}
     if preset is not None:
         given = {key: value for key, value in options.items()
                  if key in model_options or key == 'model'

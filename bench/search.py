@@ -38,6 +38,8 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
                          'positions': 50, 'edge_weight': 'count'},
     'niser-plus-drop0.2': {'norm_scale': 16.0, 'embedding_dropout': 0.2,
                            'positions': 50},
+    'niser-plus-ls0.1': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
+                         'positions': 50, 'label_smoothing': 0.1},
 }
 
 

@@ -126,6 +126,10 @@ class TrainingConfig:
     sampler: str = option(
         'popularity', "Sampled softmax: how negatives are drawn: "
         "'uniform', 'popularity' (by training clicks + 1) or 'in-batch'.")
+    label_smoothing: float = option(
+        0.0, "Full softmax: label smoothing epsilon (Szegedy et al., 2016): "
+        "the target's share of the training distribution is 1 - epsilon "
+        "and every item gets epsilon / num_items; 0 for none, as SR-GNN.")
     monitor: str = option(
         'HR@20', 'Clean protocol: the validation metric that picks the '
         'epoch.')
@@ -164,6 +168,10 @@ class TrainingConfig:
             (self.num_negatives >= 1, 'num_negatives', 'at least 1'),
             (self.sampler in SAMPLERS, 'sampler',
              f"one of {', '.join(SAMPLERS)}"),
+            (0 <= self.label_smoothing < 1, 'label_smoothing', 'in [0, 1)'),
+            (self.label_smoothing == 0 or self.loss == 'full',
+             'label_smoothing', "0 with loss 'sampled' (it smooths the "
+             "full softmax)"),
         ])
         name, _, k = self.monitor.partition('@')
         if name not in ('HR', 'MRR', 'NDCG') or not k.isdigit() or int(
@@ -228,6 +236,11 @@ class FitConfig:
                 setattr(self.training, name, value)
         if self.training.loss == 'sampled' and not self.model.neural:
             raise ValueError(f"Invalid 'loss': 'sampled' (expected 'full' "
+                             f"for {self.model_name}, which trains no "
+                             f"epochs)")
+        if self.training.label_smoothing and not self.model.neural:
+            raise ValueError(f"Invalid 'label_smoothing': "
+                             f"{self.training.label_smoothing} (expected 0 "
                              f"for {self.model_name}, which trains no "
                              f"epochs)")
 

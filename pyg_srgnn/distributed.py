@@ -118,7 +118,8 @@ def data_parallel(model: torch.nn.Module, loss_fn: Optional[Callable],
     # table's; the flag is read here only (the models look items up with
     # F.embedding and an explicit sparse flag).
     table = getattr(model, 'embedding', None)
-    sparse = loss_fn is not None and isinstance(table, torch.nn.Embedding)
+    sparse = getattr(loss_fn, 'sparse_grad', False) and isinstance(
+        table, torch.nn.Embedding)
     if sparse:
         table.sparse = True
     ddp = DistributedDataParallel(

@@ -7,15 +7,38 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def full_softmax_loss(scores: Tensor, target: Tensor) -> Tensor:
+def full_softmax_loss(scores: Tensor, target: Tensor,
+                      label_smoothing: float = 0.0) -> Tensor:
     r"""Cross-entropy over all items, as SR-GNN trains.
 
     Args:
         scores (torch.Tensor): Scores of every item, :obj:`[B, num_items]`
             (column :obj:`j` for item :obj:`j + 1`).
         target (torch.Tensor): The target item ids, :obj:`[B]`.
+        label_smoothing (float, optional): Label smoothing :math:`\epsilon`
+            (Szegedy et al., 2016): the target's share of the training
+            distribution is :math:`1 - \epsilon` and every item gets
+            :math:`\epsilon / \text{num\_items}`. (default: :obj:`0.0`)
     """
-    return F.cross_entropy(scores, target - 1)
+    return F.cross_entropy(scores, target - 1,
+                           label_smoothing=label_smoothing)
+
+
+class FullSoftmaxLoss:
+    r"""The full softmax as a training loss of a model and a batch, with
+    label smoothing (:func:`full_softmax_loss`).
+
+    Args:
+        label_smoothing (float): Label smoothing :math:`\epsilon`.
+    """
+    sparse_grad = False  # the whole item table gets a gradient
+
+    def __init__(self, label_smoothing: float):
+        self.label_smoothing = label_smoothing
+
+    def __call__(self, model, batch) -> Tensor:
+        return full_softmax_loss(model.forward_batch(batch), batch.y,
+                                 self.label_smoothing)
 
 
 class SampledSoftmaxLoss:
@@ -32,6 +55,8 @@ class SampledSoftmaxLoss:
     Args:
         sampler (NegativeSampler): Draws the negatives.
     """
+    sparse_grad = True  # only the rows scored get a gradient
+
     def __init__(self, sampler):
         self.sampler = sampler
 

@@ -26,7 +26,11 @@ from pyg_srgnn.config import (
 )
 from pyg_srgnn.data.loader import SessionLoader
 from pyg_srgnn.data.registry import load_dataset
-from pyg_srgnn.loss import SampledSoftmaxLoss, full_softmax_loss
+from pyg_srgnn.loss import (
+    FullSoftmaxLoss,
+    SampledSoftmaxLoss,
+    full_softmax_loss,
+)
 from pyg_srgnn.metrics import (
     ListMetrics,
     RankingMetrics,
@@ -341,12 +345,14 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
 
 def make_loss(config: FitConfig, train_set, index: Tensor,
               generator: torch.Generator) -> Optional[LossFn]:
-    r"""The training loss of :obj:`config`: :obj:`None` for the full
-    softmax, else sampled softmax with its sampler built from the training
-    samples at :obj:`index` (their sessions' clicks and their targets),
-    drawing with :obj:`generator`."""
+    r"""The training loss of :obj:`config`: :obj:`None` for the plain
+    full softmax, the full softmax with label smoothing, or sampled softmax
+    with its sampler built from the training samples at :obj:`index`
+    (their sessions' clicks and their targets), drawing with
+    :obj:`generator`."""
     if config.training.loss == 'full':
-        return None
+        smoothing = config.training.label_smoothing
+        return FullSoftmaxLoss(smoothing) if smoothing else None
     targets = train_set.sample_tensors()[2][index]
     sampler = make_sampler(
         config.training.sampler, train_set.num_items,

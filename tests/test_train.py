@@ -216,6 +216,11 @@ def test_refit(tmp_path):
     (dict(model='srsan', norm_scale=16.0), "'norm_scale' is an option of "
      "srgnn, not of srsan"),
     (dict(heads=4), "'heads' is an option of srsan"),
+    (dict(label_smoothing=1.0), "'label_smoothing': 1.0.*in \\[0, 1\\)"),
+    (dict(loss='sampled', label_smoothing=0.1),
+     "'label_smoothing'.*with loss 'sampled'"),
+    (dict(model='pop', label_smoothing=0.1),
+     "'label_smoothing'.*expected 0 for pop"),
     (dict(model='srsan', heads=5), "'heads'.*divisor of hidden_channels "
      r"\(96\)"),
 ])
