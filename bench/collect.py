@@ -470,6 +470,35 @@ def hybrid_table(result: dict) -> str:
     return '\n'.join(lines)
 
 
+def search_table(result: dict) -> str:
+    r"""`bench.search summary`: the candidates by validation HR@20."""
+    lines = ['| rank | candidate | options | seeds | epochs run | '
+             'best epochs | valid HR@20 | valid MRR@20 |',
+             '|---|---|---|---|---|---|---|---|']
+    for rank, row in enumerate(result['ranking'], 1):
+        options = ', '.join(f'`{key}` {value}'
+                            for key, value in row['options'].items()) or (
+            "the paper's")
+        runs = row['runs']
+        epochs = ', '.join(str(r['epochs']) + ('' if r['finished'] else '+')
+                           for r in runs)
+        lines.append(
+            f"| {rank} | {row['candidate']} | {options} | "
+            f"{', '.join(str(r['seed']) for r in runs)} | {epochs} | "
+            f"{', '.join(str(r['best_epoch']) for r in runs)} | "
+            f"{fmt([r['HR@20'] / 100 for r in runs])} | "
+            f"{fmt([r['MRR@20'] / 100 for r in runs])} |")
+    unrun = sorted(set(result['candidates']) - {r['candidate']
+                                                for r in result['ranking']})
+    lines.append(f"\nBudget {result['budget']['epochs']} epochs; "
+                 f"{result['rule']}; {result['protocol']}. Winner: "
+                 f"**{result['winner']}**." + (
+                     f" Not run yet: {', '.join(unrun)}." if unrun
+                     else '') +
+                 " `+`: a run still going (its epochs so far).")
+    return '\n'.join(lines)
+
+
 def main():
     sections = []
     runs = load_runs()
@@ -499,6 +528,11 @@ def main():
         if name == 'speed-default-malloc' and path.is_file():
             sections.append('### Every full speed run\n\n' +
                             speed_runs_table())
+    for path in sorted(RESULTS_DIR.glob('search-*.json')):
+        sections.append(f'### The search beyond the paper, validation split '
+                        f'only (`bench/results/{path.name}`, `python -m '
+                        f'bench.search summary`)\n\n' +
+                        search_table(json.loads(path.read_text())))
     compared = comparison()
     if compared:
         sections.append('### Every model side by side (`bench/results/'

@@ -349,6 +349,26 @@ def test_collect_refit_runs():
             'model HR@20 50.00) | 52.00 | 18.00 | - | - |') in table
 
 
+def test_collect_search_table():
+    from bench.collect import search_table
+
+    run = {'seed': 0, 'epochs': 6, 'best_epoch': 5, 'finished': True,
+           'HR@20': 51.39, 'MRR@20': 17.82}
+    result = {'protocol': 'clean', 'budget': {'epochs': 6}, 'rule': 'by HR',
+              'candidates': {'a': {'norm_scale': 16.0}, 'b': {}, 'c': {}},
+              'ranking': [
+                  {'candidate': 'a', 'options': {'norm_scale': 16.0},
+                   'runs': [run, {**run, 'seed': 1, 'epochs': 3,
+                                  'finished': False, 'HR@20': 51.41}]},
+                  {'candidate': 'b', 'options': {}, 'runs': [run]}],
+              'winner': 'a'}
+    table = search_table(result)
+    assert ('| 1 | a | `norm_scale` 16.0 | 0, 1 | 6, 3+ | 5, 5 | '
+            '51.40 ± 0.01 | 17.82 ± 0.00 |') in table
+    assert "| 2 | b | the paper's | 0 | 6 | 5 | 51.39 | 17.82 |" in table
+    assert 'Winner: **a**. Not run yet: c.' in table
+
+
 def test_machine_names_the_commit():
     from bench.common import machine
 
