@@ -349,6 +349,26 @@ def test_collect_refit_runs():
             'model HR@20 50.00) | 52.00 | 18.00 | - | - |') in table
 
 
+def test_collect_published_numbers_beside_paper_protocol_runs():
+    from bench.collect import accuracy_table
+
+    run = {'result': {'test': {'HR@20': 0.71, 'MRR@20': 0.31},
+                      'best_epoch': {'HR@20': 4, 'MRR@20': 5}},
+           'seed': 0, 'epochs': '10'}
+    table = accuracy_table({'yoochoose1_64|paper-nis16-drop0.1-pos50': [run],
+                            'yoochoose1_64|paper-srsan': [run],
+                            'diginetica|paper-srsan': [run],
+                            'diginetica|clean-srsan': [run]})
+    rows = {line.split(' | ')[0] + line.split(' | ')[1]: line
+            for line in table.splitlines()[2:]}
+    assert '| - / 31.61 | - |' in rows[
+        '| yoochoose1_64paper-nis16-drop0.1-pos50']
+    assert '| 71.74 / 31.58 (quoted, unverified) | - |' in rows[
+        '| yoochoose1_64paper-srsan']
+    assert rows['| digineticapaper-srsan'].endswith('| - | - |')
+    assert rows['| digineticaclean-srsan'].endswith('| - | - |')
+
+
 def test_collect_search_table():
     from bench.collect import search_table
 
