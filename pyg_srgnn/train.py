@@ -290,6 +290,8 @@ def settings_lines(config: FitConfig) -> List[str]:
                      f'{training.sampler} negatives')
         schedule += (f', sampled softmax ({negatives}, logQ-corrected; '
                      f'lazy Adam on the item table)')
+    if training.label_smoothing:
+        schedule += f', label smoothing {training.label_smoothing:g}'
     lines = [f'settings: {config.model.describe()}; batch size '
              f'{training.batch_size}, Adam lr {training.lr:g}, L2 '
              f'{training.weight_decay:g}, StepLR {training.lr_step} / '

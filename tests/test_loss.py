@@ -36,9 +36,13 @@ def test_full_softmax_loss_of_a_model():
 
 
 def test_fit_with_label_smoothing(tmp_path):
+    lines = []
     for name, smoothing in (('p', 0.0), ('s', 0.1), ('a', 0.1)):
         fit(small_config(tmp_path, name, epochs=1, protocol='paper',
-                         label_smoothing=smoothing))
+                         label_smoothing=smoothing), log=lines.append)
+    settings = [line for line in lines if line.startswith('settings: ')]
+    assert [line.endswith(', label smoothing 0.1') for line in settings] == [
+        False, True, True]
     plain, smooth, again = (read_log(tmp_path / name)[0]['loss']
                             for name in 'psa')
     # The smoothed target costs more than the one-hot one; the same seed
