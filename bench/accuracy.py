@@ -79,6 +79,7 @@ VARIANT_NAMES: Dict[str, Callable[[Any], str]] = {
     'norm_scale': lambda value: f'nis{value:g}',
     'embedding_dropout': lambda value: f'drop{value:g}',
     'positions': lambda value: f'pos{value}',
+    'reverse_positions': lambda value: 'rev',
     'label_smoothing': lambda value: f'ls{value:g}',
     'neighbors': lambda value: f'n{value}',
     'sample_size': lambda value: f's{value}',

@@ -25,7 +25,8 @@ from pyg_srgnn.config import FitConfig
 
 # Options of each candidate beyond the clean protocol with the official
 # schedule. NISER (Gupta et al., 2019) tuned its scale over 10, 16 and 20
-# and used dropout 0.1 with position embeddings in NISER+.
+# and used dropout 0.1 with position embeddings in NISER+; GCE-GNN (Wang et
+# al., 2020) counts positions from the last click.
 CANDIDATES: Dict[str, Dict[str, Any]] = {
     'srgnn': {},
     'niser': {'norm_scale': 16.0},
@@ -40,6 +41,8 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
                            'positions': 50},
     'niser-plus-ls0.1': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
                          'positions': 50, 'label_smoothing': 0.1},
+    'niser-plus-rev': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
+                       'positions': 50, 'reverse_positions': True},
 }
 
 

@@ -136,6 +136,9 @@ class SRGNNConfig(ModelConfig):
         0, 'NISER+: learned embeddings of click positions 1..N added to the '
         "clicks' states before the readout (later clicks share the last); "
         '0 for none. The fused kernel does not cover them.')
+    reverse_positions: bool = option(
+        False, "With --positions: count them from the session's last click "
+        '(its distance from it, as GCE-GNN) instead of from its first.')
 
     def checks(self):
         return at_least_one(self, 'hidden_channels', 'num_layers') + [
@@ -144,13 +147,16 @@ class SRGNNConfig(ModelConfig):
             (0 <= self.embedding_dropout < 1, 'embedding_dropout',
              'in [0, 1)'),
             (self.positions >= 0, 'positions', 'at least 0'),
+            (not self.reverse_positions or self.positions > 0,
+             'reverse_positions', 'false without --positions'),
         ]
 
     def build(self, num_items: int, fused: bool = False) -> SRGNN:
         return SRGNN(num_items, self.hidden_channels, self.num_layers,
                      self.hybrid, fused=fused, norm_scale=self.norm_scale,
                      dropout=self.embedding_dropout,
-                     max_positions=self.positions)
+                     max_positions=self.positions,
+                     reverse_positions=self.reverse_positions)
 
     def describe(self) -> str:
         extras = [text for text, used in (
@@ -158,7 +164,9 @@ class SRGNNConfig(ModelConfig):
              self.norm_scale is not None),
             (f'embedding dropout {self.embedding_dropout:g}',
              self.embedding_dropout > 0),
-            (f'{self.positions} position embeddings', self.positions > 0),
+            (f'{self.positions} position embeddings' + (
+                ' from the last click' if self.reverse_positions else ''),
+             self.positions > 0),
             ('no hybrid readout', not self.hybrid),
         ) if used]
         return (f'SR-GNN d = {self.hidden_channels}, {self.num_layers} '

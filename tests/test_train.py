@@ -216,6 +216,8 @@ def test_refit(tmp_path):
     (dict(model='srsan', norm_scale=16.0), "'norm_scale' is an option of "
      "srgnn, not of srsan"),
     (dict(heads=4), "'heads' is an option of srsan"),
+    (dict(reverse_positions=True), "'reverse_positions'.*without "
+     "--positions"),
     (dict(label_smoothing=1.0), "'label_smoothing': 1.0.*in \\[0, 1\\)"),
     (dict(loss='sampled', label_smoothing=0.1),
      "'label_smoothing'.*with loss 'sampled'"),

@@ -77,6 +77,11 @@ class SRGNN(SessionModel):
             click's position in its session (from the first click; later
             positions share the last row) added to the click states after
             propagation, before the readout. (default: :obj:`0`, none)
+        reverse_positions (bool, optional): Count the positions from each
+            session's last click instead (its distance from the last click,
+            as the reversed position embedding of GCE-GNN, Wang et al.,
+            SIGIR 2020), so that a row means the same in sessions of any
+            length. (default: :obj:`False`)
     """
     attention_note = ("the click's weight in the session embedding s_g = "
                       "Σ α_i v_i; not normalised, so the weights need not "
@@ -85,7 +90,8 @@ class SRGNN(SessionModel):
     def __init__(self, num_items: int, hidden_channels: int = 100,
                  num_layers: int = 1, hybrid: bool = True,
                  fused: bool = False, norm_scale: Optional[float] = None,
-                 dropout: float = 0.0, max_positions: int = 0):
+                 dropout: float = 0.0, max_positions: int = 0,
+                 reverse_positions: bool = False):
         super().__init__(num_items, hidden_channels)
         self.num_layers = num_layers
         self.hybrid = hybrid
@@ -93,6 +99,7 @@ class SRGNN(SessionModel):
         self.norm_scale = norm_scale
         self.dropout = dropout
         self.max_positions = max_positions
+        self.reverse_positions = reverse_positions
 
         self.conv = SRGNNConv(hidden_channels, num_layers)
         self.readout = SessionReadout(hidden_channels, hybrid)
@@ -161,9 +168,13 @@ class SRGNN(SessionModel):
         position = torch.arange(click_batch.numel(),
                                 device=click_batch.device)
         position = position - start.index_select(0, click_batch)
+        last_position = (count - 1).clamp(min=0)
+        if self.reverse_positions:  # from the last click, which is 0
+            position = last_position.index_select(0, click_batch) - position
+            last_position = torch.zeros_like(last_position)
         last = self.max_positions - 1
         return (self.position(position.clamp(max=last)),
-                self.position((count - 1).clamp(min=0, max=last)))
+                self.position(last_position.clamp(max=last)))
 
     def forward(
         self,
@@ -285,7 +296,9 @@ class SRGNN(SessionModel):
         extra = ''.join(f', {name}={value}' for name, value, default in (
             ('norm_scale', self.norm_scale, None),
             ('dropout', self.dropout, 0.0),
-            ('max_positions', self.max_positions, 0)) if value != default)
+            ('max_positions', self.max_positions, 0),
+            ('reverse_positions', self.reverse_positions, False))
+            if value != default)
         return (f'{self.__class__.__name__}(num_items={self.num_items}, '
                 f'hidden_channels={self.hidden_channels}, '
                 f'num_layers={self.num_layers}, hybrid={self.hybrid}'

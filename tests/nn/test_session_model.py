@@ -9,6 +9,9 @@ MODELS = {
     'niser': lambda: SRGNN(10, hidden_channels=8, norm_scale=16.0),
     'niser-plus': lambda: SRGNN(10, hidden_channels=8, norm_scale=16.0,
                                 dropout=0.1, max_positions=3),
+    'niser-plus-rev': lambda: SRGNN(10, hidden_channels=8, norm_scale=16.0,
+                                    dropout=0.1, max_positions=3,
+                                    reverse_positions=True),
     'srsan': lambda: SRSAN(10, hidden_channels=8, ff_channels=16),
 }
 

@@ -285,6 +285,24 @@ def test_position_offsets():
                                          6) == (None, None)
 
 
+def test_reversed_position_offsets():
+    torch.manual_seed(0)
+    model = SRGNN(num_items=10, hidden_channels=8, max_positions=4,
+                  reverse_positions=True)
+    data = batch_of(SESSIONS)
+    clicks, last = model.position_offsets(data.alias_index, data.batch,
+                                          len(SESSIONS))
+    table = model.position.weight
+    # Distances from each session's last click, which is 0; the fourth
+    # click before it and earlier share the last row.
+    positions = [min(len(s) - 1 - i, 3) for s in SESSIONS
+                 for i in range(len(s))]
+    assert positions[:len(SESSIONS[0])][-1] == 0
+    assert torch.equal(clicks, table[positions])
+    assert torch.equal(last, table[[0] * len(SESSIONS)])
+    assert 'reverse_positions=True' in repr(model)
+
+
 def test_positions_change_the_session_embedding():
     torch.manual_seed(0)
     model = SRGNN(num_items=10, hidden_channels=8, max_positions=8)
