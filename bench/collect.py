@@ -125,6 +125,42 @@ def accuracy_table(runs: Dict[str, List[dict]]) -> str:
     return '\n'.join(lines)
 
 
+# Training options that should cost no accuracy, each against the default
+# run (clean protocol, full softmax, one process) of the same seeds.
+VARIANTS = (
+    ('sampled softmax (K 8,192 by popularity, logQ, lazy Adam)',
+     'clean-official-refit-sampled'),
+    ('2 processes x 1 thread (DDP, gloo), the same global batch',
+     'clean-official-refit-ddp2'),
+)
+
+
+def variants_table(runs: Dict[str, List[dict]]) -> str:
+    r"""Each run of :data:`VARIANTS` beside the default run of its seed:
+    test HR@20 / MRR@20 and the differences."""
+    lines = ['| data set | training | seed | HR@20 | MRR@20 | the default '
+             'run of the seed | HR@20 difference | MRR@20 difference |',
+             '|---|---|---|---|---|---|---|---|']
+    for key, group in sorted(runs.items()):
+        dataset, protocol = key.split('|')
+        label = dict((name, text) for text, name in VARIANTS).get(protocol)
+        default = {r['seed']: r['result']['test'] for r in runs.get(
+            f'{dataset}|clean-official-refit', [])}
+        for run in group if label else []:
+            test, seed = run['result']['test'], run['seed']
+            if seed not in default:
+                continue
+            diff = [100 * (test[k] - default[seed][k])
+                    for k in ('HR@20', 'MRR@20')]
+            lines.append(
+                f"| {dataset} | {label} | {seed} | {fmt([test['HR@20']])} | "
+                f"{fmt([test['MRR@20']])} | "
+                f"{fmt([default[seed]['HR@20']])} / "
+                f"{fmt([default[seed]['MRR@20']])} | {diff[0]:+.2f} | "
+                f"{diff[1]:+.2f} |")
+    return '\n'.join(lines) if len(lines) > 2 else ''
+
+
 def speed_table(speed: dict) -> str:
     fused = speed.get('setup', {}).get('fused_kernel')
     rows = [
@@ -521,6 +557,11 @@ def main():
     if runs:
         sections.append('### Accuracy (test split, %)\n\n' +
                         accuracy_table(runs))
+        variants = variants_table(runs)
+        if variants:
+            sections.append('### Sampled softmax and DDP against the '
+                            'default training (test split, %)\n\n' +
+                            variants)
     for title, name, render in (
             ('Speed, freed memory kept as fit does', 'speed', speed_table),
             ('Speed, default malloc', 'speed-default-malloc', speed_table),

@@ -369,6 +369,25 @@ def test_collect_published_numbers_beside_paper_protocol_runs():
     assert rows['| digineticaclean-srsan'].endswith('| - | - |')
 
 
+def test_collect_variants_table():
+    from bench.collect import variants_table
+
+    def run(seed, hr, mrr):
+        return {'result': {'test': {'HR@20': hr, 'MRR@20': mrr}},
+                'seed': seed, 'epochs': '6'}
+
+    runs = {'diginetica|clean-official-refit': [run(0, 0.5175, 0.1785),
+                                                run(1, 0.5163, 0.1780)],
+            'diginetica|clean-official-refit-sampled': [run(0, 0.51, 0.18)],
+            'diginetica|clean-official-refit-ddp2': [run(2, 0.51, 0.18)]}
+    table = variants_table(runs)
+    assert ('| diginetica | sampled softmax (K 8,192 by popularity, logQ, '
+            'lazy Adam) | 0 | 51.00 | 18.00 | 51.75 / 17.85 | -0.75 | '
+            '+0.15 |') in table
+    assert 'DDP' not in table  # no default run of seed 2
+    assert variants_table({}) == ''
+
+
 def test_collect_search_table():
     from bench.collect import search_table
 
