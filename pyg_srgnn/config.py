@@ -234,15 +234,14 @@ class FitConfig:
         for name, value in dataset_settings(self.data.dataset).items():
             if getattr(self.training, name) is None:
                 setattr(self.training, name, value)
-        if self.training.loss == 'sampled' and not self.model.neural:
-            raise ValueError(f"Invalid 'loss': 'sampled' (expected 'full' "
-                             f"for {self.model_name}, which trains no "
-                             f"epochs)")
-        if self.training.label_smoothing and not self.model.neural:
-            raise ValueError(f"Invalid 'label_smoothing': "
-                             f"{self.training.label_smoothing} (expected 0 "
-                             f"for {self.model_name}, which trains no "
-                             f"epochs)")
+        # Training options that only a model trained by epochs can take.
+        for name, default, said in (('loss', 'full', "'full'"),
+                                    ('label_smoothing', 0.0, '0')):
+            value = getattr(self.training, name)
+            if value != default and not self.model.neural:
+                raise ValueError(f"Invalid '{name}': {value!r} (expected "
+                                 f"{said} for {self.model_name}, which "
+                                 f"trains no epochs)")
 
     @property
     def model_name(self) -> str:
