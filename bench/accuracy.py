@@ -89,6 +89,8 @@ VARIANT_NAMES: Dict[str, Callable[[Any], str]] = {
     'idf_weighting': lambda value: f'idf{value:g}',
     'regularization': lambda value: f'reg{value:g}',
     'alpha': lambda value: f'a{value:g}',
+    'lambda_spw': lambda value: f'spw{value:g}',
+    'lambda_inh': lambda value: f'inh{value:g}',
 }
 
 

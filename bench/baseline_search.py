@@ -4,14 +4,16 @@
     python -m bench.baseline_search --quick          # the shipped sample,
                                                      # one JSON line
 
-For every baseline with options (ItemKNN, SKNN, V-SKNN), every setting of a
-small grid around session-rec's published settings gathers its statistics
-from the clean protocol's training part (the latest 10 % of training
-sessions held out, as `pyg-srgnn fit`) and ranks the validation split; the
-setting with the highest validation HR@20 (then MRR@20) wins. The test
-split is not read. Result: bench/results/baseline-search-DATASET.json (the
-grid, every setting's numbers and seconds, the winners). Killed, it goes on
-from the settings already run (baseline-search-DATASET.partial.jsonl).
+For every baseline with options (ItemKNN, SKNN, V-SKNN, STAN), every
+setting of a small grid around session-rec's published settings gathers its
+statistics from the clean protocol's training part (the latest 10 % of
+training sessions held out, as `pyg-srgnn fit`) and ranks the validation
+split; the setting with the highest validation HR@20 (then MRR@20) wins.
+The test split is not read. Result: bench/results/baseline-search-DATASET.json
+(the grid, every setting's numbers and seconds, the winners); a result file
+that exists gains the models it lacks, and those it has are not searched
+again. Killed, it goes on from the settings already run
+(baseline-search-DATASET.partial.jsonl).
 
 With --fit-winners, each winner (and POP and S-POP, which have no options)
 then runs as `pyg-srgnn fit --model M` with its options under the clean
@@ -60,6 +62,13 @@ GRIDS: Dict[str, Dict[str, tuple]] = {
               'weighting': ('div', 'quadratic'),
               'weighting_score': ('div', 'quadratic'),
               'idf_weighting': (1.0, 5.0)},
+    # STAN: session-rec's defaults of the two lambdas (1.02, 2.05) and 4
+    # clicks, about the mean training session of both data sets (4.9 and
+    # 4.2 clicks).
+    'stan': {'neighbors': (100, 500),
+             'sample_size': (1000, 5000),
+             'lambda_spw': (1.02, 4.0),
+             'lambda_inh': (2.05, 4.0)},
 }
 
 
@@ -139,12 +148,17 @@ def main(dataset, root, models, threads, quick, fit_winners):
     if quick:
         dataset = 'diginetica-sample'
     result_file = RESULTS_DIR / f'baseline-search-{dataset}.json'
-    if not quick and result_file.is_file():  # searched: only fit the winners
-        print(f'{result_file} exists: the search is not run again')
-        if fit_winners:
-            fit_each_winner(dataset, root, threads, json.loads(
-                result_file.read_text())['models'])
-        return
+    earlier: Dict[str, Any] = {'models': {}}
+    if not quick and result_file.is_file():  # searched: only the new models
+        earlier = json.loads(result_file.read_text())
+        names = [name for name in names if name not in earlier['models']]
+        if not names:
+            print(f'{result_file} has every model asked for: the search is '
+                  f'not run again')
+            if fit_winners:
+                fit_each_winner(dataset, root, threads, earlier['models'])
+            return
+        print(f"{result_file} exists: searching {', '.join(names)} only")
     train_set = load_dataset(dataset, root, 'train')
     # The validation split `pyg-srgnn fit` cuts under the clean protocol.
     training = TrainingConfig()
@@ -171,18 +185,24 @@ def main(dataset, root, models, threads, quick, fit_winners):
                                  'valid_HR@20': r['runs'][0]['valid_HR@20']}
                           for name, r in results.items()}))
         return
+    command = 'python -m bench.baseline_search ' + ' '.join(sys.argv[1:])
+    for name in names:
+        results[name]['command'] = command
+    results = {**earlier['models'], **results}
     write_json(result_file, {
-        'command': 'python -m bench.baseline_search ' + ' '.join(
-            sys.argv[1:]),
+        # Every invocation that searched a model (each model's own is in
+        # 'models').
+        'commands': earlier.get('commands', [earlier['command']] if
+                                'command' in earlier else []) + [command],
         'machine': started_on,
-        # Of this invocation; each setting's own seconds are in 'runs'.
+        # Of the last invocation; each setting's own seconds are in 'runs'.
         'wall_seconds_last_invocation': round(time.time() - start, 1),
         'protocol': 'statistics of the clean protocol\'s training part, '
                     'ranked on its validation split (the latest 10 % of '
                     'training sessions); the test split is not read',
         'rule': 'highest validation HR@20, then MRR@20',
         'train_samples': len(train_index), 'valid_samples': len(valid_index),
-        'peak_rss_mb': peak_rss_mb(),
+        'peak_rss_mb': max(peak_rss_mb(), earlier.get('peak_rss_mb', 0)),
         'models': results,
     })
     progress.unlink(missing_ok=True)

@@ -36,7 +36,7 @@ from bench.common import (
     write_json,
 )
 from pyg_srgnn.allocator import keep_freed_memory
-from pyg_srgnn.baselines import POP, SKNN, SPOP, VSKNN, ItemKNN
+from pyg_srgnn.baselines import POP, SKNN, SPOP, STAN, VSKNN, ItemKNN
 from pyg_srgnn.data import SessionLoader, session_graph_batch
 from pyg_srgnn.data.registry import load_dataset
 from pyg_srgnn.data.sequences import training_sessions
@@ -48,6 +48,7 @@ MODELS: Dict[str, Callable] = {
     'item_knn': ItemKNN,
     'sknn': SKNN,
     'vsknn': VSKNN,
+    'stan': STAN,
 }
 
 # The Diginetica split's sizes (bench/results/datasets.json).

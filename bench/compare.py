@@ -39,6 +39,7 @@ ROWS: List[Tuple[str, Dict[str, Any]]] = [
     ('ItemKNN', {'model': 'itemknn'}),
     ('SKNN', {'model': 'sknn'}),
     ('V-SKNN', {'model': 'vsknn'}),
+    ('STAN', {'model': 'stan'}),
 ]
 COLUMNS = ('HR@20', 'MRR@20', 'NDCG@20', 'Coverage@20', 'Popularity@20',
            'HR@20 short', 'HR@20 long', 'MRR@20 short', 'MRR@20 long')

@@ -43,7 +43,7 @@ CHOICES = {
 }
 MODEL_HELP = ("The model: 'srgnn' (SR-GNN, Wu et al., 2019), 'srsan' (SR-SAN, "
               "Fang, 2021), or a baseline of session-rec: 'pop', 'spop', "
-              "'itemknn', 'sknn', 'vsknn' (statistics of the training "
+              "'itemknn', 'sknn', 'vsknn', 'stan' (statistics of the training "
               "sessions, no epochs). Each model takes only its own options "
               "below.")
 

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Dict, List, Optional, Type
 
-from pyg_srgnn.baselines import POP, SKNN, SPOP, VSKNN, ItemKNN
+from pyg_srgnn.baselines import POP, SKNN, SPOP, STAN, VSKNN, ItemKNN
 from pyg_srgnn.baselines.knn import POSITION_WEIGHTS, SCORE_DECAYS
 from pyg_srgnn.nn import SRGNN, SRSAN, SessionModel
 
@@ -278,7 +278,7 @@ class ItemKNNConfig(BaselineConfig):
 class SessionKNNConfig(BaselineConfig):
     neighbors: int = option(100, NEIGHBORS_HELP)
     sample_size: int = option(
-        500, 'SKNN, V-SKNN: candidate sessions per session, the most '
+        500, 'SKNN, V-SKNN, STAN: candidate sessions per session, the most '
         'recent; 0 for all.')
 
     def checks(self):
@@ -336,3 +336,26 @@ class VSKNNConfig(SessionKNNConfig):
              f"one of {', '.join(SCORE_DECAYS)}"),
             (0 <= self.idf_weighting < math.inf, 'idf_weighting',
              'non-negative and finite')]
+
+
+@register_model
+@dataclass
+class STANConfig(SessionKNNConfig):
+    name: ClassVar[str] = 'stan'
+    title: ClassVar[str] = 'STAN'
+    baseline: ClassVar[type] = STAN
+
+    sample_size: int = option(5000, SessionKNNConfig.__dataclass_fields__[
+        'sample_size'].metadata['help'])
+    lambda_spw: float = option(
+        1.02, "STAN: the current session's clicks weigh exp((position - "
+        'length) / lambda_spw).')
+    lambda_inh: float = option(
+        2.05, "STAN: a neighbour's items weigh exp(-distance / lambda_inh), "
+        'the distance in clicks from its last click on an item of the '
+        'session.')
+
+    def checks(self):
+        return super().checks() + [
+            (0 < getattr(self, name) < math.inf, name, 'positive and finite')
+            for name in ('lambda_spw', 'lambda_inh')]

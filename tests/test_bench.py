@@ -74,11 +74,11 @@ def test_baselines_quick_runs(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
     assert list(out) == list(baselines.MODELS)
-    for name in ('item_knn', 'sknn', 'vsknn'):
+    for name in ('item_knn', 'sknn', 'vsknn', 'stan'):
         assert out[name]['HR@20'] > out['pop']['HR@20']
     assert all(out[name]['score_s'] >= 0 for name in out)
-    result = CliRunner().invoke(baselines.main, ['--models', 'pop,stan'])
-    assert result.exit_code != 0 and 'unknown stan' in result.output
+    result = CliRunner().invoke(baselines.main, ['--models', 'pop,gru4rec'])
+    assert result.exit_code != 0 and 'unknown gru4rec' in result.output
 
 
 def test_baseline_search_quick_chooses_on_validation(tmp_path,
@@ -126,6 +126,43 @@ def test_baseline_search_done_only_fits_the_winners(tmp_path, monkeypatch):
     assert 'the search is not run again' in result.output
     assert [name for name, _ in fitted] == ['pop', 'spop', 'sknn']
     assert fitted[-1][1]['neighbors'] == 200
+
+
+def test_baseline_search_adds_the_models_a_result_file_lacks(
+        tmp_path, monkeypatch):
+    from bench import baseline_search
+    monkeypatch.setattr(baseline_search, 'RESULTS_DIR', tmp_path)
+    path = tmp_path / 'baseline-search-diginetica-sample.json'
+    sknn = {'grid': {}, 'runs': [], 'winner': {'neighbors': 200},
+            'command': 'earlier'}
+    path.write_text(json.dumps({'command': 'python -m bench.baseline_search',
+                                'peak_rss_mb': 10 ** 6,
+                                'models': {'sknn': sknn}}))
+    searched = []
+
+    def search(name, grid, *args):
+        searched.append(name)
+        return {'grid': grid, 'runs': [], 'winner': {'neighbors': 100}}
+
+    monkeypatch.setattr(baseline_search, 'search', search)
+    result = CliRunner().invoke(baseline_search.main, [
+        '--dataset', 'diginetica-sample', '--models', 'sknn,stan',
+        '--threads', '1'])
+    assert result.exit_code == 0, result.output
+    assert 'searching stan only' in result.output
+    assert searched == ['stan']
+    out = json.loads(path.read_text())
+    assert out['models']['sknn'] == sknn  # kept as it was
+    assert out['models']['stan']['winner'] == {'neighbors': 100}
+    assert out['models']['stan']['command'].startswith(
+        'python -m bench.baseline_search')
+    assert out['commands'][0] == 'python -m bench.baseline_search'
+    assert out['peak_rss_mb'] == 10 ** 6
+    # Nothing left to search: the file stays.
+    result = CliRunner().invoke(baseline_search.main, [
+        '--dataset', 'diginetica-sample', '--models', 'stan'])
+    assert 'has every model asked for' in result.output
+    assert searched == ['stan'] and json.loads(path.read_text()) == out
 
 
 def test_baseline_search_goes_on_where_it_stopped(tmp_path):

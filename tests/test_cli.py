@@ -21,7 +21,7 @@ def test_fit_help_documents_every_option():
     # A model's option lists each model's default.
     text = ' '.join(result.output.split())
     assert '[default: srgnn 100, srsan 96]' in text
-    assert '[default: itemknn 100, sknn 100, vsknn 100]' in text
+    assert '[default: itemknn 100, sknn 100, vsknn 100, stan 100]' in text
 
 
 def test_fit(tmp_path):

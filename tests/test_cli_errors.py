@@ -56,7 +56,7 @@ CASES = [
     ('fit --model vsknn --loss sampled', "Invalid 'loss': 'sampled' "
      "(expected 'full' for vsknn, which trains no epochs)", 2),
     ('fit --model pop --neighbors 5', "'neighbors' is an option of "
-     "itemknn, sknn, vsknn, not of pop (got 5)", 2),
+     "itemknn, sknn, vsknn, stan, not of pop (got 5)", 2),
     ('fit --model sknn --similarity vec', "Invalid 'similarity': 'vec' "
      "(expected one of cosine, jaccard)", 2),
     ('evaluate --checkpoint {run}/checkpoint.pt --hybrid-short 3 '

@@ -21,17 +21,18 @@ from pyg_srgnn.train import fit
 
 def test_registry_names_every_model():
     assert list(MODELS) == ['srgnn', 'srsan', 'pop', 'spop', 'itemknn',
-                            'sknn', 'vsknn']
+                            'sknn', 'vsknn', 'stan']
     assert isinstance(model_config('srgnn').build(10), SRGNN)
     assert isinstance(model_config('srsan', hidden_channels=8,
                                    heads=2).build(10), SRSAN)
     assert [MODELS[name].neural for name in MODELS] == [True, True] + [
-        False] * 5
+        False] * 6
     # Each model has its own defaults; no baseline has an embedding size.
     assert model_config('srgnn').hidden_channels == 100
     assert model_config('srsan').hidden_channels == 96
     assert model_option_names()['hidden_channels'] == ['srgnn', 'srsan']
-    assert model_option_names()['neighbors'] == ['itemknn', 'sknn', 'vsknn']
+    assert model_option_names()['neighbors'] == ['itemknn', 'sknn',
+                                                 'vsknn', 'stan']
 
 
 def test_baseline_options_reach_the_model():
@@ -49,10 +50,11 @@ def test_baseline_options_reach_the_model():
     ('gru4rec', {}, "Invalid 'model': 'gru4rec'"),
     ('srgnn', {'heads': 4}, "'heads' is an option of srsan, not of srgnn"),
     ('pop', {'neighbors': 4}, "'neighbors' is an option of itemknn, sknn, "
-     "vsknn, not of pop"),
+     "vsknn, stan, not of pop"),
     ('sknn', {'similarity': 'vec'}, "'similarity'.*one of cosine, jaccard"),
     ('vsknn', {'weighting': 'cubic'}, "'weighting'.*one of same"),
     ('itemknn', {'neighbors': 0}, "'neighbors': 0 .*at least 1"),
+    ('stan', {'lambda_inh': 0.0}, "'lambda_inh': 0.0 .*positive and finite"),
 ])
 def test_model_options_are_checked(name, options, match):
     with pytest.raises(ValueError, match=match):

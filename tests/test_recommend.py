@@ -356,7 +356,7 @@ def test_plot_a_run_killed_while_logging(trained, tmp_path):
 
 
 @pytest.mark.parametrize('name', ['srgnn', 'srsan', 'pop', 'spop',
-                                  'itemknn', 'sknn', 'vsknn'])
+                                  'itemknn', 'sknn', 'vsknn', 'stan'])
 def test_every_model_through_fit_evaluate_recommend_explain(name, tmp_path):
     runner = CliRunner()
     run = tmp_path / 'run'
@@ -394,7 +394,9 @@ def test_every_model_through_fit_evaluate_recommend_explain(name, tmp_path):
                             'similarity cosine);',
                     'vsknn': 'V-SKNN (neighbors 100, sample_size 500, '
                              'similarity vec, weighting div, weighting_score '
-                             'div, idf_weighting 1.0);'}
+                             'div, idf_weighting 1.0);',
+                    'stan': 'STAN (neighbors 100, sample_size 5000, '
+                            'lambda_spw 1.02, lambda_inh 2.05);'}
         assert f'settings: {settings[name]}' in fitted
         assert metrics['epochs_run'] == 0 and 'valid' in metrics
 

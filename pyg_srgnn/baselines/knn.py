@@ -289,9 +289,9 @@ class VSKNN(Baseline):
     def item_scores(self, nodes: SessionNodes) -> Tensor:
         num_sessions, num_train = nodes.num_sessions, int(self.num_sessions)
         device = nodes.item.device
-        length = nodes.length[nodes.batch].double()
-        weight = POSITION_WEIGHTS[self.weighting](
-            nodes.last_position.double(), length)  # [num_nodes]
+        weight = self.position_weights(
+            nodes.last_position.double(),
+            nodes.length[nodes.batch].double())  # [num_nodes]
 
         # Candidates: the training sessions holding each node's item, only
         # the `sample_size` most recent (the most recent of their union are
@@ -353,20 +353,36 @@ class VSKNN(Baseline):
         column = column[:, :self.k]
         chosen = slot.gather(1, column)[top[:, :self.k] > 0]  # [neighbours]
 
-        step = (nodes.length[session[chosen]] -
-                last_match[chosen] + 1).double()
-        vote = sim[chosen] * SCORE_DECAYS[self.weighting_score](step)
+        session, sim, last_match = (session[chosen], sim[chosen],
+                                    last_match[chosen])
         neighbor = candidate[chosen]
         start = self.session_ptr[neighbor]
         positions, owner = expand_runs(start,
                                        self.session_ptr[neighbor + 1] - start)
-        item = self.session_item[positions]
-        vote = vote[owner]
+        vote = self.votes(nodes, session, sim, last_match, owner, positions)
+        return scatter_scores(session[owner], self.session_item[positions],
+                              vote, num_sessions, self.num_items)
+
+    def position_weights(self, position: Tensor, length: Tensor) -> Tensor:
+        r"""The weight :math:`w_i` of every node of the current sessions,
+        from the position of its last click and its session's length."""
+        return POSITION_WEIGHTS[self.weighting](position, length)
+
+    def votes(self, nodes: SessionNodes, session: Tensor, sim: Tensor,
+              last_match: Tensor, owner: Tensor, positions: Tensor) -> Tensor:
+        r"""The vote of every (neighbour, item) pair, whose items are
+        :obj:`self.session_item[positions]` and neighbours :obj:`owner`.
+        Per neighbour: its current :obj:`session`, the similarity
+        :obj:`sim` and :obj:`last_match`, the position of the session's
+        latest click on an item the neighbour holds."""
+        step = (nodes.length[session] - last_match + 1).double()
+        vote = (sim * SCORE_DECAYS[self.weighting_score](step))[owner]
         if self.idf_weighting != 0:
-            idf = torch.log(num_train / self.popularity[item].double())
+            item = self.session_item[positions]
+            idf = torch.log(int(self.num_sessions) /
+                            self.popularity[item].double())
             vote = vote * (1 + self.idf_weighting * idf)
-        return scatter_scores(session[chosen][owner], item, vote,
-                              num_sessions, self.num_items)
+        return vote
 
     def hyperparameters(self) -> dict:
         return dict(k=self.k, sample_size=self.sample_size,
@@ -411,3 +427,101 @@ class SKNN(VSKNN):
     def hyperparameters(self) -> dict:
         return dict(k=self.k, sample_size=self.sample_size,
                     similarity=self.similarity)
+
+
+class STAN(VSKNN):
+    r"""STAN, session-rec's :obj:`STAN` (`"Sequence and Time Aware
+    Neighborhood for Session-based Recommendations: STAN"
+    <https://doi.org/10.1145/3331184.3331322>`_, Garg et al., SIGIR 2019):
+    session-based kNN whose current session weighs its items by how recently
+    it clicked them, and whose neighbours vote most for the items they
+    clicked close to where they met the current session.
+
+    For the current session :math:`s` of :math:`n` clicks, item :math:`i`,
+    last clicked at position :math:`p_i`, weighs
+    :math:`w_i = \exp((p_i - n) / \lambda_1)`. The candidates are the
+    :obj:`sample_size` most recent training sessions holding any item of
+    :math:`s`; of those, the :obj:`k` most similar are the neighbours
+    :math:`N_s` (ties to the more recent), with
+
+    .. math::
+        \mathrm{sim}(s, t) = \frac{\sum_{i \in s \cap t} w_i}
+        {\sqrt{\sum_{i \in s} w_i^2 \, |t|}}, \qquad
+        \hat{y}_{s,j} = \sum_{t \in N_s,\, j \in t} \mathrm{sim}(s, t) \,
+        \exp\Bigl(-\frac{|q_t(j) - q_t^*|}{\lambda_3}\Bigr)
+
+    over sessions as sets of items, where :math:`q_t(j)` is the position
+    of the last click on :math:`j` in :math:`t` and :math:`q_t^*` that of
+    the last click in :math:`t` on an item of :math:`s`. Items of the
+    current session are scored too (session-rec's :obj:`remind=True`).
+
+    STAN's second decay, :math:`\exp(-\Delta t / \lambda_2)` of a
+    neighbour's age in time, needs click times, which the SR-GNN splits do
+    not hold: it is left out (session-rec's :obj:`lambda_snh=None`); the
+    recency that chooses the candidates is a session's position in time
+    order, as for :class:`VSKNN`.
+
+    Args:
+        num_items (int): The number of items (the largest item id).
+        k (int, optional): Neighbours per session. (default: :obj:`100`)
+        sample_size (int, optional): Candidate sessions per session, the
+            most recent; :obj:`0` for all. (default: :obj:`5000`, as
+            session-rec)
+        lambda_spw (float, optional): :math:`\lambda_1`, in clicks.
+            (default: :obj:`1.02`, as session-rec)
+        lambda_inh (float, optional): :math:`\lambda_3`, in clicks.
+            (default: :obj:`2.05`, as session-rec)
+    """
+    def __init__(self, num_items: int, k: int = 100, sample_size: int = 5000,
+                 lambda_spw: float = 1.02, lambda_inh: float = 2.05):
+        for name, value in (('lambda_spw', lambda_spw),
+                            ('lambda_inh', lambda_inh)):
+            if not 0 < value < float('inf'):
+                raise ValueError(f"'{name}' must be positive and finite "
+                                 f"(got {value})")
+        super().__init__(num_items, k, sample_size, similarity='cosine',
+                         weighting='same', weighting_score='same',
+                         idf_weighting=0.0)
+        self.lambda_spw = lambda_spw
+        self.lambda_inh = lambda_inh
+        # The position of the last click on session_item[j] in its
+        # session (1-based).
+        self.register_buffer('session_item_last',
+                             torch.zeros(0, dtype=torch.long))
+
+    @torch.no_grad()
+    def fit_sessions(self, clicks: Tensor, ptr: Tensor) -> 'STAN':
+        super().fit_sessions(clicks, ptr)
+        clicks = clicks.to(self.device, torch.long)
+        ptr = ptr.to(self.device, torch.long)
+        click_session = torch.repeat_interleave(
+            torch.arange(ptr.numel() - 1, device=self.device), ptr.diff())
+        position = (torch.arange(clicks.numel(), device=self.device) -
+                    ptr[click_session] + 1)
+        # The same (session, item) keys, in the same order, as
+        # `distinct_items` gives `session_item`.
+        key, inverse = torch.unique(
+            click_session * (self.num_items + 1) + clicks,
+            return_inverse=True)
+        self.session_item_last = torch.zeros_like(key).scatter_reduce_(
+            0, inverse, position, 'amax')
+        return self
+
+    def position_weights(self, position: Tensor, length: Tensor) -> Tensor:
+        return torch.exp((position - length) / self.lambda_spw)
+
+    def votes(self, nodes: SessionNodes, session: Tensor, sim: Tensor,
+              last_match: Tensor, owner: Tensor, positions: Tensor) -> Tensor:
+        size = self.num_items + 1
+        item = self.session_item[positions]
+        place = self.session_item_last[positions]  # q_t(j)
+        shared = torch.isin(session[owner] * size + item,
+                            nodes.batch * size + nodes.item)
+        anchor = torch.zeros_like(session).scatter_reduce_(
+            0, owner[shared], place[shared], 'amax')  # q_t^*
+        distance = (place - anchor[owner]).abs().double()
+        return sim[owner] * torch.exp(-distance / self.lambda_inh)
+
+    def hyperparameters(self) -> dict:
+        return dict(k=self.k, sample_size=self.sample_size,
+                    lambda_spw=self.lambda_spw, lambda_inh=self.lambda_inh)

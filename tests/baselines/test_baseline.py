@@ -5,7 +5,7 @@ import pytest
 import torch
 from tiny_log import NUM_ITEMS, TRAIN, fitted
 
-from pyg_srgnn.baselines import POP, SKNN, SPOP, VSKNN, ItemKNN
+from pyg_srgnn.baselines import POP, SKNN, SPOP, STAN, VSKNN, ItemKNN
 from pyg_srgnn.baselines.baseline import break_ties
 from pyg_srgnn.data import SessionLoader
 from pyg_srgnn.data.log_dataset import SessionLogDataset
@@ -18,6 +18,7 @@ MODELS = {
     'sknn': lambda n: SKNN(n, k=20, sample_size=100),
     'vsknn': lambda n: VSKNN(n, k=20, sample_size=100, similarity='cosine',
                              weighting='quadratic', idf_weighting=2.0),
+    'stan': lambda n: STAN(n, k=20, sample_size=100, lambda_spw=2.0),
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny_log import NUM_ITEMS, fitted, flat, ranking
 
-from pyg_srgnn.baselines import POP, SKNN, VSKNN, ItemKNN
+from pyg_srgnn.baselines import POP, SKNN, STAN, VSKNN, ItemKNN
 from pyg_srgnn.baselines.baseline import session_nodes
 from pyg_srgnn.data import SessionLoader, session_graph_batch
 from pyg_srgnn.metrics import RankingMetrics, target_rank
@@ -104,6 +104,30 @@ def test_vsknn_on_the_tiny_log():
         [5 / 8 + 1 / 8, 5 / 4, 5 / 4 + 1 / 8, 5 / 8 + 1 / 8, 1 / 8, 0])
 
 
+def test_stan_on_the_tiny_log():
+    # Session [2, 3, 2] with both lambdas 1: 2 last clicked at 3 of 3
+    # (weight e^0), 3 at 2 (e^-1). Cosine over sqrt((1 + e^-2) |t|): t0 =
+    # [1, 2, 3] and t1 = [2, 3, 4, 2] share both, t3 = [3, 4, 5, 1] shares 3.
+    e = math.exp
+    norm = math.sqrt(1 + e(-2))
+    near, far = (1 + e(-1)) / (norm * math.sqrt(3)), e(-1) / (norm * 2)
+    # Each neighbour's items decay with their distance from its last click
+    # on an item of the session: t0 from position 3 (item 3) votes e^-2,
+    # e^-1, 1 for 1, 2, 3; t1 from 4 (item 2) 1, e^-2, e^-1 for 2, 3, 4
+    # (2 last at 4, 3 at 2, 4 at 3); t3 from 1 (item 3) 1, e^-1, e^-2, e^-3
+    # for 3, 4, 5, 1.
+    model = fitted(STAN(NUM_ITEMS, lambda_spw=1.0, lambda_inh=1.0))
+    assert raw_scores(model, [[2, 3, 2]])[0].tolist() == pytest.approx([
+        near * e(-2) + far * e(-3), near * e(-1) + near,
+        near + near * e(-2) + far, (near + far) * e(-1), far * e(-2), 0
+    ])
+    assert ranking(model, [2, 3, 2]) == [3, 2, 4, 1, 5, 6]
+    # k = 1: t0 and t1 tie, the more recent t1 is the neighbour.
+    model = fitted(STAN(NUM_ITEMS, k=1, lambda_spw=1.0, lambda_inh=1.0))
+    assert raw_scores(model, [[2, 3, 2]])[0].tolist() == pytest.approx(
+        [0, near, near * e(-2), near * e(-1), 0, 0])
+
+
 def test_knn_options_are_checked():
     with pytest.raises(ValueError, match="Unknown weighting 'linearly'"):
         VSKNN(5, weighting='linearly')
@@ -113,6 +137,8 @@ def test_knn_options_are_checked():
         SKNN(5, k=0)
     with pytest.raises(ValueError, match="'num_neighbors' must be at"):
         ItemKNN(5, num_neighbors=0)
+    with pytest.raises(ValueError, match="'lambda_inh' must be positive"):
+        STAN(5, lambda_inh=0.0)
 
 
 # session-rec's definitions, written out one session at a time.
@@ -171,6 +197,41 @@ def reference_session_knn(train, session, k, sample_size, similarity,
     return scores
 
 
+def reference_stan(train, session, k, sample_size, lambda_spw, lambda_inh):
+    sets = [set(t) for t in train]
+    weight = {}
+    for p, item in enumerate(session, 1):  # the last click's position
+        weight[item] = math.exp((p - len(session)) / lambda_spw)
+    current = set(session)
+    candidates = sorted((t for t in range(len(train)) if sets[t] & current),
+                        reverse=True)
+    if sample_size > 0:
+        candidates = candidates[:sample_size]  # the most recent
+    norm = math.sqrt(sum(weight[item]**2 for item in sorted(current)))
+    neighbours = []
+    for t in candidates:
+        dot = sum(weight[item] for item in sorted(current & sets[t]))
+        neighbours.append((dot / (norm * math.sqrt(len(sets[t]))), t))
+    neighbours.sort(key=lambda n: (-n[0], -n[1]))  # ties: the more recent
+    scores = defaultdict(float)
+    for sim, t in neighbours[:k]:
+        last = {item: q for q, item in enumerate(train[t], 1)}
+        anchor = max(q for q, item in enumerate(train[t], 1)
+                     if item in current)
+        for item, q in last.items():
+            scores[item] += sim * math.exp(-abs(q - anchor) / lambda_inh)
+    return scores
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(k=100, sample_size=5000, lambda_spw=1.02, lambda_inh=2.05),
+    dict(k=3, sample_size=6, lambda_spw=4.0, lambda_inh=0.5),
+    dict(k=5, sample_size=0, lambda_spw=0.3, lambda_inh=10.0),
+])
+def test_stan_equals_a_loop_over_sessions(kwargs):
+    assert_equals_loop(STAN, reference_stan, kwargs, seed=2)
+
+
 def reference_item_knn(train, last, num_neighbors, regularization, alpha):
     support = Counter(item for t in train for item in t)
     count = Counter()
@@ -199,6 +260,20 @@ def dense(scores, num_items):
     return out
 
 
+def assert_equals_loop(cls, reference, kwargs, seed):
+    r"""The scores of :obj:`cls(**kwargs)` on random sessions equal those
+    of :obj:`reference`, its definition written one session at a time."""
+    rng = random.Random(seed)
+    num_items = 12
+    train = random_log(rng, 40, num_items, 13)
+    sessions = random_log(rng, 30, num_items, 14)
+    scores = raw_scores(fitted(cls(num_items, **kwargs), train), sessions)
+    for i, session in enumerate(sessions):
+        expected = reference(train, session, **kwargs)
+        assert torch.allclose(scores[i], dense(expected, num_items),
+                              rtol=1e-6, atol=0)
+
+
 SETTINGS = ('k', 'sample_size', 'similarity', 'weighting', 'weighting_score',
             'idf_weighting')
 
@@ -212,17 +287,8 @@ SETTINGS = ('k', 'sample_size', 'similarity', 'weighting', 'weighting_score',
     (2, 10, 'cosine', 'linear', 'quadratic', 0.5),
 ])
 def test_session_knn_equals_a_loop_over_sessions(setting):
-    kwargs = dict(zip(SETTINGS, setting))
-    rng = random.Random(0)
-    num_items = 12
-    train = random_log(rng, 40, num_items, 13)
-    sessions = random_log(rng, 30, num_items, 14)
-    model = fitted(VSKNN(num_items, **kwargs), train)
-    scores = raw_scores(model, sessions)
-    for i, session in enumerate(sessions):
-        expected = reference_session_knn(train, session, **kwargs)
-        assert torch.allclose(scores[i], dense(expected, num_items),
-                              rtol=1e-6, atol=0)
+    assert_equals_loop(VSKNN, reference_session_knn,
+                       dict(zip(SETTINGS, setting)), seed=0)
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -255,6 +321,6 @@ def test_knn_beats_pop_on_the_sample(sample):
     # The POP printed beside `pyg-srgnn fit` is this model.
     assert pop == evaluate_popularity(session_popularity(train_set),
                                       test_set.sample_tensors()[2])['HR@20']
-    for cls in (ItemKNN, SKNN, VSKNN):
+    for cls in (ItemKNN, SKNN, VSKNN, STAN):
         model = cls(train_set.num_items).fit(train_set)
         assert hit_rate(model, test_set) > pop + 0.2
