@@ -137,10 +137,12 @@ VARIANTS = (
 
 def variants_table(runs: Dict[str, List[dict]]) -> str:
     r"""Each run of :data:`VARIANTS` beside the default run of its seed:
-    test HR@20 / MRR@20 and the differences."""
+    test HR@20 / MRR@20, the differences, and the default runs of every
+    seed (what seeds alone change)."""
     lines = ['| data set | training | seed | HR@20 | MRR@20 | the default '
-             'run of the seed | HR@20 difference | MRR@20 difference |',
-             '|---|---|---|---|---|---|---|---|']
+             'run of the seed | HR@20 difference | MRR@20 difference | '
+             'the default runs, every seed |',
+             '|---|---|---|---|---|---|---|---|---|']
     for key, group in sorted(runs.items()):
         dataset, protocol = key.split('|')
         label = dict((name, text) for text, name in VARIANTS).get(protocol)
@@ -150,6 +152,11 @@ def variants_table(runs: Dict[str, List[dict]]) -> str:
             test, seed = run['result']['test'], run['seed']
             if seed not in default:
                 continue
+            seeds = ' / '.join(
+                f"{fmt([t[k] for t in default.values()])} "
+                f"({fmt([min(t[k] for t in default.values())])}-"
+                f"{fmt([max(t[k] for t in default.values())])})"
+                for k in ('HR@20', 'MRR@20')) + f' ({len(default)} seeds)'
             diff = [100 * (test[k] - default[seed][k])
                     for k in ('HR@20', 'MRR@20')]
             lines.append(
@@ -157,7 +164,7 @@ def variants_table(runs: Dict[str, List[dict]]) -> str:
                 f"{fmt([test['MRR@20']])} | "
                 f"{fmt([default[seed]['HR@20']])} / "
                 f"{fmt([default[seed]['MRR@20']])} | {diff[0]:+.2f} | "
-                f"{diff[1]:+.2f} |")
+                f"{diff[1]:+.2f} | {seeds} |")
     return '\n'.join(lines) if len(lines) > 2 else ''
 
 

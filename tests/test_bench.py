@@ -420,7 +420,8 @@ def test_collect_variants_table():
     table = variants_table(runs)
     assert ('| diginetica | sampled softmax (K 8,192 by popularity, logQ, '
             'lazy Adam) | 0 | 51.00 | 18.00 | 51.75 / 17.85 | -0.75 | '
-            '+0.15 |') in table
+            '+0.15 | 51.69 ± 0.08 (51.63-51.75) / 17.82 ± 0.04 '
+            '(17.80-17.85) (2 seeds) |') in table
     assert 'DDP' not in table  # no default run of seed 2
     assert variants_table({}) == ''
 
