@@ -168,7 +168,8 @@ def main(dataset, root, synthetic, quick, models, batch_size, threads, seed,
         'peak_rss_mb': peak_rss_mb(),
         'machine': started_on,
         'command': 'python -m bench.baselines ' + (
-            '--synthetic' if synthetic else f'--dataset {dataset}'),
+            '--synthetic' if synthetic else f'--dataset {dataset}') +
+        f' --batch-size {batch_size} --threads {threads}',
     }
     write_json(Path(out_path) if out_path else
                RESULTS_DIR / f'baselines-{dataset}.json', out)
