@@ -136,8 +136,9 @@ def summary(dataset, epochs):
         'ranking': rows,
         'winner': rows[0]['candidate'] if rows else None,
     })
+    width = max((len(row['candidate']) for row in rows), default=0) + 2
     for row in rows:
-        click.echo(f"{row['candidate']:<18}{row['valid_HR@20']:>7.2f}"
+        click.echo(f"{row['candidate']:<{width}}{row['valid_HR@20']:>7.2f}"
                    f"{row['valid_MRR@20']:>7.2f}  "
                    f"({len(row['runs'])} run(s))")
 
