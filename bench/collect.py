@@ -148,15 +148,17 @@ def variants_table(runs: Dict[str, List[dict]]) -> str:
         label = dict((name, text) for text, name in VARIANTS).get(protocol)
         default = {r['seed']: r['result']['test'] for r in runs.get(
             f'{dataset}|clean-official-refit', [])}
-        for run in group if label else []:
+        if not (label and default):
+            continue
+        seeds = ' / '.join(
+            f"{fmt([t[k] for t in default.values()])} "
+            f"({fmt([min(t[k] for t in default.values())])}-"
+            f"{fmt([max(t[k] for t in default.values())])})"
+            for k in ('HR@20', 'MRR@20')) + f' ({len(default)} seeds)'
+        for run in group:
             test, seed = run['result']['test'], run['seed']
             if seed not in default:
                 continue
-            seeds = ' / '.join(
-                f"{fmt([t[k] for t in default.values()])} "
-                f"({fmt([min(t[k] for t in default.values())])}-"
-                f"{fmt([max(t[k] for t in default.values())])})"
-                for k in ('HR@20', 'MRR@20')) + f' ({len(default)} seeds)'
             diff = [100 * (test[k] - default[seed][k])
                     for k in ('HR@20', 'MRR@20')]
             lines.append(

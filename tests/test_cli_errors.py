@@ -59,6 +59,8 @@ CASES = [
      "itemknn, sknn, vsknn, stan, not of pop (got 5)", 2),
     ('fit --model sknn --similarity vec', "Invalid 'similarity': 'vec' "
      "(expected one of cosine, jaccard)", 2),
+    ('fit --model stan --lambda-inh 0', "Invalid 'lambda_inh': 0.0 "
+     "(expected positive and finite)", 2),
     ('evaluate --checkpoint {run}/checkpoint.pt --hybrid-short 3 '
      '--short-checkpoint {file}', "is not a pyg-srgnn checkpoint", 1),
     ('fit --model srsan --heads 5', "Invalid 'heads': 5 (expected at least 1 "

@@ -39,15 +39,21 @@ def check_choice(name: str, value: str, choices) -> str:
 
 
 def distinct_items(clicks: Tensor, ptr: Tensor,
-                   num_items: int) -> Tuple[Tensor, Tensor]:
+                   num_items: int) -> Tuple[Tensor, Tensor, Tensor]:
     r"""The distinct items of every session, as :obj:`(session, item)`
-    pairs sorted by session, then item."""
+    pairs sorted by session, then item, and the position (1-based) of each
+    pair's last click in its session."""
     num_sessions = ptr.numel() - 1
     click_session = torch.repeat_interleave(
         torch.arange(num_sessions, device=clicks.device), ptr.diff())
-    key = torch.unique(click_session * (num_items + 1) + clicks)
-    return key.div(num_items + 1, rounding_mode='floor'), key % (num_items +
-                                                                  1)
+    key, inverse = torch.unique(click_session * (num_items + 1) + clicks,
+                                return_inverse=True)
+    position = (torch.arange(clicks.numel(), device=clicks.device) -
+                ptr[click_session] + 1)
+    last_click = torch.zeros_like(key).scatter_reduce_(0, inverse, position,
+                                                       'amax')
+    return (key.div(num_items + 1, rounding_mode='floor'),
+            key % (num_items + 1), last_click)
 
 
 def offsets(index: Tensor, size: int) -> Tensor:
@@ -123,7 +129,7 @@ class ItemKNN(Baseline):
         clicks = clicks.to(self.device, torch.long)
         ptr = ptr.to(self.device, torch.long)
         size = self.num_items + 1
-        session, item = distinct_items(clicks, ptr, self.num_items)
+        session, item, _ = distinct_items(clicks, ptr, self.num_items)
         session_ptr = offsets(session, ptr.numel() - 1)
         # Every click i against every distinct item j of its session: the
         # pair counts sum n_s(i) over the sessions holding j.
@@ -276,15 +282,20 @@ class VSKNN(Baseline):
     @torch.no_grad()
     def fit_sessions(self, clicks: Tensor, ptr: Tensor) -> 'VSKNN':
         super().fit_sessions(clicks, ptr)
-        session, item = distinct_items(clicks.to(self.device, torch.long),
-                                       ptr.to(self.device, torch.long),
-                                       self.num_items)
-        self.session_ptr = offsets(session, ptr.numel() - 1)
+        self.index_sessions(*distinct_items(
+            clicks.to(self.device, torch.long),
+            ptr.to(self.device, torch.long), self.num_items))
+        return self
+
+    def index_sessions(self, session: Tensor, item: Tensor,
+                       last_click: Tensor) -> None:
+        r"""Keeps the training sessions' distinct items, given as
+        :func:`distinct_items` gives them, both ways round."""
+        self.session_ptr = offsets(session, int(self.num_sessions))
         self.session_item = item
         order = torch.sort(item, stable=True).indices
         self.item_ptr = offsets(item[order], self.num_items + 1)
         self.item_session = session[order]
-        return self
 
     def item_scores(self, nodes: SessionNodes) -> Tensor:
         num_sessions, num_train = nodes.num_sessions, int(self.num_sessions)
@@ -489,23 +500,10 @@ class STAN(VSKNN):
         self.register_buffer('session_item_last',
                              torch.zeros(0, dtype=torch.long))
 
-    @torch.no_grad()
-    def fit_sessions(self, clicks: Tensor, ptr: Tensor) -> 'STAN':
-        super().fit_sessions(clicks, ptr)
-        clicks = clicks.to(self.device, torch.long)
-        ptr = ptr.to(self.device, torch.long)
-        click_session = torch.repeat_interleave(
-            torch.arange(ptr.numel() - 1, device=self.device), ptr.diff())
-        position = (torch.arange(clicks.numel(), device=self.device) -
-                    ptr[click_session] + 1)
-        # The same (session, item) keys, in the same order, as
-        # `distinct_items` gives `session_item`.
-        key, inverse = torch.unique(
-            click_session * (self.num_items + 1) + clicks,
-            return_inverse=True)
-        self.session_item_last = torch.zeros_like(key).scatter_reduce_(
-            0, inverse, position, 'amax')
-        return self
+    def index_sessions(self, session: Tensor, item: Tensor,
+                       last_click: Tensor) -> None:
+        super().index_sessions(session, item, last_click)
+        self.session_item_last = last_click
 
     def position_weights(self, position: Tensor, length: Tensor) -> Tensor:
         return torch.exp((position - length) / self.lambda_spw)
