@@ -7,7 +7,8 @@ where VARIANT names the options that differ from the protocol's defaults
 as the first runs had them (the clean protocol's have since become the
 official schedule and refit, so that a default clean run is named
 -official-refit): official: the official schedule under the clean protocol,
-step: StepLR after each epoch, random: a random validation split, refit,
+step: StepLR after each epoch, cosine: the cosine schedule (warmW: W
+warm-up epochs), random: a random validation split, refit,
 sampled: sampled softmax (kN: N negatives, and its sampler),
 count: count-weighted edges, dN: N channels,
 stepsN: N propagation steps, nisS: NISER scale S, dropP: embedding dropout
@@ -71,7 +72,9 @@ VARIANT_NAMES: Dict[str, Callable[[Any], str]] = {
     'edge_weight': str,
     'hidden_channels': lambda value: f'd{value}',
     'num_layers': lambda value: f'steps{value}',
-    'lr_schedule': str, 'valid_split': str,
+    'lr_schedule': str,
+    'lr_warmup': lambda value: f'warm{value:g}',
+    'valid_split': str,
     'refit': lambda value: 'refit',
     'loss': str,
     'num_negatives': lambda value: f'k{value}',
@@ -116,6 +119,8 @@ def variant(config: FitConfig) -> str:
 @click.option('--root', default=None, help='Data set directory.')
 @click.option('--lr-schedule', type=click.Choice(LR_SCHEDULES),
               default='official', show_default=True)
+@click.option('--lr-warmup', type=float, default=0.0, show_default=True,
+              help='With --lr-schedule cosine: warm-up epochs.')
 @click.option('--valid-split', type=click.Choice(VALID_SPLITS),
               default='latest', show_default=True)
 @click.option('--refit/--no-refit', default=None,

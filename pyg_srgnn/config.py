@@ -23,8 +23,9 @@ from pyg_srgnn.sampling import SAMPLERS
 from pyg_srgnn.text_files import decode_text
 
 PROTOCOLS = ('clean', 'paper')
-# When StepLR steps: after each epoch, or before it as the official loop.
-LR_SCHEDULES = ('step', 'official')
+# When StepLR steps: after each epoch, or before it as the official loop;
+# or no StepLR: a cosine decay over the epochs, set at every batch.
+LR_SCHEDULES = ('step', 'official', 'cosine')
 VALID_SPLITS = ('latest', 'random')
 LOSSES = ('full', 'sampled')
 # Training settings that suit a data set's size. The paper's suit the
@@ -99,7 +100,13 @@ class TrainingConfig:
     lr_schedule: str = option(
         'official', "When StepLR steps: 'official' before each epoch, as the "
         "official loop (first decay after lr_step - 1 epochs), 'step' after "
-        "each epoch (first decay after lr_step epochs).")
+        "each epoch (first decay after lr_step epochs); or 'cosine': no "
+        "StepLR, the learning rate set at every batch to follow a half "
+        "cosine from lr to 0 over --epochs (Loshchilov & Hutter, 2017), "
+        "after --lr-warmup epochs of linear warm-up.")
+    lr_warmup: float = option(
+        0.0, "With --lr-schedule cosine: epochs (may be fractional) of "
+        "linear warm-up from 0 to lr before the cosine decay.")
     patience: int = option(10, 'Epochs without improvement before stopping.')
     valid_fraction: float = option(
         0.1, 'Clean protocol: share of the training sessions that form the '
@@ -159,6 +166,10 @@ class TrainingConfig:
             (self.lr_step is None or self.lr_step >= 1, 'lr_step',
              'at least 1'),
             (0 < self.lr_gamma <= 1, 'lr_gamma', 'in (0, 1]'),
+            (0 <= self.lr_warmup < self.epochs, 'lr_warmup',
+             f'in [0, epochs) = [0, {self.epochs})'),
+            (self.lr_warmup == 0 or self.lr_schedule == 'cosine',
+             'lr_warmup', "0 unless lr_schedule is 'cosine'"),
             (self.patience >= 1, 'patience', 'at least 1'),
             (0 < self.valid_fraction < 1, 'valid_fraction', 'in (0, 1)'),
             (len(self.ks) > 0 and self.ks[0] >= 1, 'ks',

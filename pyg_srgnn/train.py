@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import os.path as osp
 import shutil
@@ -22,6 +23,7 @@ from pyg_srgnn.config import (
     DATASET_SETTINGS,
     FitConfig,
     RuntimeConfig,
+    TrainingConfig,
     dataset_settings,
 )
 from pyg_srgnn.data.loader import SessionLoader
@@ -72,12 +74,19 @@ def train_step(model: SessionModel, optimizer: torch.optim.Optimizer,
 def train_epoch(model: SessionModel, loader: SessionLoader,
                 optimizer: torch.optim.Optimizer,
                 progress: Optional[tqdm] = None,
-                loss_fn: Optional[LossFn] = None) -> float:
-    r"""One pass over :obj:`loader`; returns the mean training loss."""
+                loss_fn: Optional[LossFn] = None,
+                batch_lr: Optional[Callable[[int], float]] = None) -> float:
+    r"""One pass over :obj:`loader`; returns the mean training loss. With
+    :obj:`batch_lr`, the learning rate of the :obj:`i`-th batch (from 0) is
+    set to :obj:`batch_lr(i)` before its step."""
     model.train()
     device = model.device
     total_loss = num_samples = 0
-    for batch in loader:
+    for i, batch in enumerate(loader):
+        if batch_lr is not None:
+            lr = batch_lr(i)
+            for group in optimizer.param_groups:
+                group['lr'] = lr
         batch = batch.to(device)
         loss = train_step(model, optimizer, batch, loss_fn)
         total_loss += float(loss.detach()) * batch.num_graphs
@@ -282,8 +291,14 @@ def settings_lines(config: FitConfig) -> List[str]:
         return [f"settings: {config.model.describe()}; statistics of the "
                 f"training samples, no epochs"]
     training = config.training
+    step = f'StepLR {training.lr_step} / {training.lr_gamma:g}'
     schedule = (', StepLR stepped before each epoch (official)'
                 if training.lr_schedule == 'official' else '')
+    if training.lr_schedule == 'cosine':
+        warmup = (f' after {training.lr_warmup:g} epoch(s) of linear '
+                  f'warm-up' if training.lr_warmup else '')
+        step = f'cosine decay to 0 over {training.epochs} epochs{warmup}'
+        schedule = ''
     if training.loss == 'sampled':
         negatives = ('the batch\'s other targets' if training.sampler ==
                      'in-batch' else f'{training.num_negatives:,} '
@@ -294,9 +309,8 @@ def settings_lines(config: FitConfig) -> List[str]:
         schedule += f', label smoothing {training.label_smoothing:g}'
     lines = [f'settings: {config.model.describe()}; batch size '
              f'{training.batch_size}, Adam lr {training.lr:g}, L2 '
-             f'{training.weight_decay:g}, StepLR {training.lr_step} / '
-             f'{training.lr_gamma:g}, up to {training.epochs} epochs, '
-             f'patience {training.patience}{schedule}']
+             f'{training.weight_decay:g}, {step}, up to {training.epochs} '
+             f'epochs, patience {training.patience}{schedule}']
     own = DATASET_SETTINGS.get(config.data.dataset, {})
     if own:
         paper = dataset_settings('paper')
@@ -321,13 +335,38 @@ def torch_device(name: str) -> torch.device:
     return device
 
 
+def cosine_lr(training: TrainingConfig, epoch: int, batch: int,
+              num_batches: int) -> float:
+    r"""The learning rate of :obj:`training`'s cosine schedule at batch
+    :obj:`batch` (from 0) of epoch :obj:`epoch` (from 1), an epoch having
+    :obj:`num_batches` batches: a linear warm-up over the first
+    :obj:`training.lr_warmup` epochs, then half a cosine from
+    :obj:`training.lr` down to 0 at the end of :obj:`training.epochs`. The
+    schedule is counted in epochs, so a refit on more samples follows the
+    same curve epoch by epoch as the run that chose its length."""
+    step = (epoch - 1) * num_batches + batch
+    warmup = training.lr_warmup * num_batches
+    if step < warmup:
+        return training.lr * min(1.0, (step + 1) / warmup)
+    progress = (step - warmup) / (training.epochs * num_batches - warmup)
+    return training.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
-              optimizer: torch.optim.Optimizer, scheduler, name: str,
-              loss_fn: Optional[LossFn] = None) -> Tuple[float, float, float]:
-    r"""Trains one epoch with the learning-rate schedule of :obj:`config`;
-    returns the mean loss, the learning rate it trained at and its
-    seconds."""
-    if config.training.lr_schedule == 'official':
+              optimizer: torch.optim.Optimizer, scheduler, epoch: int,
+              name: str, loss_fn: Optional[LossFn] = None
+              ) -> Tuple[float, float, float]:
+    r"""Trains epoch :obj:`epoch` (from 1) with the learning-rate schedule
+    of :obj:`config`; returns the mean loss, the learning rate it trained
+    at (the cosine schedule: at its first batch) and its seconds."""
+    batch_lr = None
+    if config.training.lr_schedule == 'cosine':
+        def batch_lr(i: int) -> float:
+            return cosine_lr(config.training, epoch, i, len(loader))
+
+        for group in optimizer.param_groups:
+            group['lr'] = batch_lr(0)
+    elif config.training.lr_schedule == 'official':
         # The official loop steps the scheduler before training, so the
         # first decay comes after lr_step - 1 epochs.
         with warnings.catch_warnings():
@@ -337,7 +376,8 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
     start = time.perf_counter()
     with tqdm(total=len(loader), desc=name, leave=False, unit='batch',
               disable=not config.runtime.progress) as progress:
-        loss = train_epoch(model, loader, optimizer, progress, loss_fn)
+        loss = train_epoch(model, loader, optimizer, progress, loss_fn,
+                           batch_lr)
     loss = distributed.mean_over_ranks(loss)
     seconds = time.perf_counter() - start
     if config.training.lr_schedule == 'step':
@@ -619,7 +659,7 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         if stopped:
             break
         loss, lr, train_time = run_epoch(config, model, train_loader,
-                                         optimizer, scheduler,
+                                         optimizer, scheduler, epoch,
                                          f'epoch {epoch}', train_loss)
         metrics = evaluate(model, select_loader, config.training.ks,
                            gather=distributed.world_size() > 1)
@@ -679,7 +719,7 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             for refit_epoch in range(state['refit_epoch'] + 1, chosen + 1):
                 loss, lr, train_time = run_epoch(
                     config, model, refit_loader, optimizer, scheduler,
-                    f'refit epoch {refit_epoch}', refit_loss)
+                    refit_epoch, f'refit epoch {refit_epoch}', refit_loss)
                 state['refit_epoch'] = refit_epoch
                 save_last(make_checkpoint(model, optimizer, scheduler, config,
                                           refit_epoch, {}, train_set))

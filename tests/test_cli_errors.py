@@ -32,8 +32,10 @@ CASES = [
     ('fit --dataset nope', "'nope' is not one of", 2),
     ('fit --run-dir {file}/run', "Cannot create the run directory", 1),
     ('fit --model gru4rec', "'gru4rec' is not one of 'srgnn', 'srsan'", 2),
-    ('fit --lr-schedule cosine', "'cosine' is not one of 'step', "
-     "'official'", 2),
+    ('fit --lr-schedule linear', "'linear' is not one of 'step', "
+     "'official', 'cosine'", 2),
+    ('fit --lr-warmup 1', "Invalid 'lr_warmup': 1.0 (expected 0 unless "
+     "lr_schedule is 'cosine')", 2),
     ('fit --valid-split oldest', "'oldest' is not one of 'latest', "
      "'random'", 2),
     ('fit --refit --protocol paper', "Invalid 'refit': True (expected false "

@@ -63,6 +63,10 @@ def small(tmp_path, run, options):
     # ... and in the refit's first epoch (after 5 epochs of 11 batches).
     (dict(protocol='clean', loss='sampled', sampler='uniform',
           num_negatives=32), 58, [1, 2, 3, 4, 5]),
+    # The cosine schedule, set at every batch: killed in the refit's second
+    # epoch, its learning rates go on from where they were.
+    (dict(protocol='clean', lr_schedule='cosine', lr_warmup=0.5), 73,
+     [1, 2, 3, 4, 5, 6]),
 ])
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, options,
                                                        kill_at,

@@ -1,4 +1,6 @@
 import json
+import math
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from pyg_srgnn.popularity import (
     item_popularity,
     popularity_rank,
 )
-from pyg_srgnn.train import fit
+from pyg_srgnn.train import cosine_lr, fit
 
 
 def small_config(tmp_path, name, **kwargs):
@@ -160,6 +162,41 @@ def test_clean_protocol_with_the_official_schedule(tmp_path):
         [1e-3, 1e-3, 1e-4, 1e-4])
 
 
+def test_cosine_lr():
+    training = FitConfig.from_options(epochs=4, lr=1e-3, lr_schedule='cosine',
+                                      lr_warmup=1.0).training
+    # 10 batches an epoch: the first 10 warm up, the other 30 decay.
+    lrs = [cosine_lr(training, epoch, i, 10) for epoch in range(1, 5)
+           for i in range(10)]
+    assert lrs[:10] == pytest.approx([1e-4 * (i + 1) for i in range(10)])
+    assert lrs[10] == pytest.approx(1e-3)
+    assert lrs[25] == pytest.approx(5e-4)  # half way through the decay
+    assert all(a > b for a, b in zip(lrs[10:], lrs[11:]))
+    assert 0 < lrs[-1] < 1e-5
+    # Fractional warm-up shorter than a batch: no learning rate above lr.
+    short = training.__class__(**{**asdict(training), 'lr_warmup': 0.05})
+    assert cosine_lr(short, 1, 0, 10) == pytest.approx(1e-3)
+
+
+def test_cosine_schedule_and_its_refit(tmp_path):
+    lines = []
+    result = fit(small_config(tmp_path, 'c', lr_schedule='cosine',
+                              lr_warmup=0.5), log=lines.append)
+    assert any('cosine decay to 0 over 4 epochs after 0.5 epoch(s) of '
+               'linear warm-up' in line for line in lines)
+    log = read_log(tmp_path / 'c')
+    chosen = result['refit_epochs']
+    search = [r['lr'] for r in log if 'refit_epoch' not in r]
+    refit = [r['lr'] for r in log if 'refit_epoch' in r]
+    # An epoch's first batch: warm-up, then the decay; the refit, on more
+    # samples an epoch, follows the same curve epoch by epoch.
+    decay = [1e-3 * 0.5 * (1 + math.cos(math.pi * (epoch - 1.5) / 3.5))
+             for epoch in (2, 3, 4)]
+    assert search[0] < 1e-3 / 2 and search[1:] == pytest.approx(decay)
+    assert refit[0] < 1e-3 / 2
+    assert refit[1:] == pytest.approx(decay[:chosen - 1])
+
+
 def test_refit(tmp_path):
     lines = []
     result = fit(small_config(tmp_path, 'r', refit=True), log=lines.append)
@@ -210,7 +247,10 @@ def test_refit(tmp_path):
     (dict(norm_scale=0.0), "'norm_scale'"),
     (dict(embedding_dropout=1.0), "'embedding_dropout'"),
     (dict(positions=-1), "'positions'"),
-    (dict(lr_schedule='cosine'), "'lr_schedule'.*step, official"),
+    (dict(lr_schedule='linear'), "'lr_schedule'.*step, official, cosine"),
+    (dict(lr_warmup=0.5), "'lr_warmup': 0.5.*0 unless lr_schedule is "
+     "'cosine'"),
+    (dict(lr_schedule='cosine', lr_warmup=30.0), r"'lr_warmup'.*\[0, 30\)"),
     (dict(valid_split='oldest'), "'valid_split'"),
     (dict(model='gru4rec'), "'model'.*srgnn, srsan"),
     (dict(model='srsan', norm_scale=16.0), "'norm_scale' is an option of "
