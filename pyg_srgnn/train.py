@@ -363,16 +363,13 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
     if config.training.lr_schedule == 'cosine':
         def batch_lr(i: int) -> float:
             return cosine_lr(config.training, epoch, i, len(loader))
-
-        for group in optimizer.param_groups:
-            group['lr'] = batch_lr(0)
     elif config.training.lr_schedule == 'official':
         # The official loop steps the scheduler before training, so the
         # first decay comes after lr_step - 1 epochs.
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)
             scheduler.step()
-    lr = optimizer.param_groups[0]['lr']
+    lr = optimizer.param_groups[0]['lr'] if batch_lr is None else batch_lr(0)
     start = time.perf_counter()
     with tqdm(total=len(loader), desc=name, leave=False, unit='batch',
               disable=not config.runtime.progress) as progress:

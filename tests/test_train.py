@@ -1,6 +1,5 @@
 import json
 import math
-from dataclasses import asdict
 
 import pytest
 import torch
@@ -174,7 +173,8 @@ def test_cosine_lr():
     assert all(a > b for a, b in zip(lrs[10:], lrs[11:]))
     assert 0 < lrs[-1] < 1e-5
     # Fractional warm-up shorter than a batch: no learning rate above lr.
-    short = training.__class__(**{**asdict(training), 'lr_warmup': 0.05})
+    short = FitConfig.from_options(epochs=4, lr=1e-3, lr_schedule='cosine',
+                                   lr_warmup=0.05).training
     assert cosine_lr(short, 1, 0, 10) == pytest.approx(1e-3)
 
 
