@@ -85,6 +85,16 @@ def broadcast(value: Any) -> Any:
     return box[0]
 
 
+def gather_objects(value: Any) -> List[Any]:
+    r"""Every rank's :obj:`value` (a picklable object), in rank order, on
+    every rank."""
+    if world_size() == 1:
+        return [value]
+    values: List[Any] = [None] * world_size()
+    dist.all_gather_object(values, value)
+    return values
+
+
 class NoLog:
     r"""The run log of ranks other than 0, which write nothing."""
     def append(self, record: Dict[str, Any]) -> None:

@@ -382,6 +382,23 @@ def run_epoch(config: FitConfig, model: SessionModel, loader: SessionLoader,
     return loss, lr, seconds
 
 
+def random_state(device: torch.device) -> Dict[str, Tensor]:
+    r"""The state of torch's global generators, which dropout draws from:
+    the CPU's and, on a GPU, :obj:`device`'s."""
+    state = {'cpu': torch.get_rng_state()}
+    if device.type == 'cuda':
+        state['cuda'] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_random_state(state: Dict[str, Tensor], device: torch.device) -> None:
+    r"""Restores what :func:`random_state` saved (a GPU's state only on a
+    GPU)."""
+    torch.set_rng_state(state['cpu'])
+    if device.type == 'cuda' and 'cuda' in state:
+        torch.cuda.set_rng_state(state['cuda'], device)
+
+
 def make_loss(config: FitConfig, train_set, index: Tensor,
               generator: torch.Generator) -> Optional[LossFn]:
     r"""The training loss of :obj:`config`: :obj:`None` for the plain
@@ -628,6 +645,15 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         generator.set_state(last['generator'])
         if 'sampler_generator' in last:
             sampler_generator.set_state(last['sampler_generator'])
+        # Dropout's draws go on as they would have; a last.pt saved before
+        # the random state was has none.
+        if 'random_state' in last:
+            set_random_state(last['random_state'][distributed.rank()],
+                             device)
+        else:
+            log(f'{last_path} has no saved random state (written by an '
+                f'older version): dropout draws other masks after the '
+                f'resume than an uninterrupted run')
         state = last['state']
         log(f'resuming {run_dir} after epoch {state["epoch"]}'
             + (f' and refit epoch {state["refit_epoch"]}'
@@ -642,12 +668,15 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         model, loss_fn, device)
 
     def save_last(checkpoint: Dict[str, Any]) -> None:
+        # Every rank's: each draws its own dropout masks.
+        random_states = distributed.gather_objects(random_state(device))
         if not main:
             return
         sampled = {} if loss_fn is None else {
             'sampler_generator': sampler_generator.get_state()}
         save_checkpoint(last_path, {**checkpoint, 'state': state,
                                     'generator': generator.get_state(),
+                                    'random_state': random_states,
                                     **sampled})
 
     stopped = (state['bad_epochs'] >= config.training.patience

@@ -114,7 +114,8 @@ def step_then_die(*args):
 pyg_srgnn.train.train_step = step_then_die
 fit(FitConfig.from_options(root=sys.argv[1], run_dir=sys.argv[2],
                            hidden_channels=8, epochs=4, batch_size=100,
-                           progress=False, num_threads=1),
+                           embedding_dropout=0.3, progress=False,
+                           num_threads=1),
     log=lambda message: None)
 '''
 
@@ -122,7 +123,9 @@ fit(FitConfig.from_options(root=sys.argv[1], run_dir=sys.argv[2],
 def test_two_processes_resume_where_they_were_killed(tmp_path):
     options = ['--root', str(tmp_path / 'data'), '--epochs', '4',
                '--batch-size', '100', '--hidden-channels', '8',
-               '--num-threads', '1', '--no-progress']
+               # Each rank's dropout draws go on from its saved state.
+               '--embedding-dropout', '0.3', '--num-threads', '1',
+               '--no-progress']
     proc = run('fit', '--nproc', '2', '--run-dir', str(tmp_path / 'whole'),
                *options)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
+from pyg_srgnn.checkpoint import load_checkpoint, save_checkpoint
 from pyg_srgnn.cli import main
 from pyg_srgnn.config import (
     FitConfig,
@@ -67,6 +68,16 @@ def small(tmp_path, run, options):
     # epoch, its learning rates go on from where they were.
     (dict(protocol='clean', lr_schedule='cosine', lr_warmup=0.5), 73,
      [1, 2, 3, 4, 5, 6]),
+    # Dropout draws from torch's global generator: NISER+ killed in epoch 3,
+    # in the refit's first epoch (which draws from the seed again) and in its
+    # second, SR-SAN in epoch 3.
+    (dict(protocol='clean', norm_scale=16.0, embedding_dropout=0.3,
+          positions=10), 30, [1, 2]),
+    (dict(protocol='clean', norm_scale=16.0, embedding_dropout=0.3,
+          positions=10), 58, [1, 2, 3, 4, 5]),
+    (dict(protocol='clean', norm_scale=16.0, embedding_dropout=0.3,
+          positions=10), 73, [1, 2, 3, 4, 5, 6]),
+    (dict(protocol='paper', model='srsan', heads=2), 30, [1, 2]),
 ])
 def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, options,
                                                        kill_at,
@@ -134,8 +145,15 @@ def test_resume_a_run_saved_before_the_options_existed(tmp_path, protocol,
     assert (training.lr_schedule, training.refit, training.valid_split) == (
         schedule, False, 'latest')
     assert config.model.hidden_channels == 8
-    result = resume(str(run), log=lambda msg: None)
+    # Nor did their last.pt hold torch's random state: the resume says
+    # that dropout will draw other masks.
+    last = load_checkpoint(str(run / 'last.pt'))
+    assert len(last.pop('random_state')) == 1  # one process
+    save_checkpoint(str(run / 'last.pt'), last)
+    messages = []
+    result = resume(str(run), log=messages.append)
     assert 'refit_epochs' not in result
+    assert any('has no saved random state' in msg for msg in messages)
 
 
 def test_log_files(tmp_path):
