@@ -19,15 +19,19 @@ log.jsonl and log.csv (one line per epoch, written as the run goes),
 metrics.json and run.json (machine, versions, command, wall time, peak
 resident memory). The model
 checkpoints stay out of git. Started again on a run directory whose run was
-killed, it resumes from the last finished epoch. bench/collect.py turns the
-runs into the README tables.
+killed, it resumes from the last finished epoch. A refit run whose
+options without refit have a finished run (as bench.search runs its
+candidates) starts from that run's last epoch, whose epochs are its own
+first phase, and trains only the refit. bench/collect.py turns the runs into
+the README tables.
 """
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 import click
 
@@ -51,7 +55,7 @@ from pyg_srgnn.config import (
 )
 from pyg_srgnn.models import MODELS, model_option_names
 from pyg_srgnn.sampling import SAMPLERS
-from pyg_srgnn.train import fit, resume
+from pyg_srgnn.train import fit, load_run_config, resume
 
 
 def naming_reference(config: FitConfig) -> FitConfig:
@@ -185,6 +189,45 @@ def run_dir_of(config: FitConfig) -> Path:
     return RESULTS_DIR / 'accuracy' / name
 
 
+def validation_run_of(config: FitConfig) -> Optional[Path]:
+    r"""The finished run whose epochs are the first phase of the refit run
+    :obj:`config`: the same options and seed without refit (as
+    :mod:`bench.search` runs a candidate), whose epochs a refit run trains
+    and draws alike before it refits. :obj:`None` where there is none, its
+    files are incomplete, or its saved options differ (e.g. its epochs)."""
+    if not config.training.refit:
+        return None
+    plain = config.replace(refit=False)
+    source = run_dir_of(plain)
+    needed = ('run.json', 'config.json', 'log.jsonl', 'log.csv', 'last.pt',
+              'checkpoint.pt')
+    if not all((source / name).is_file() for name in needed):
+        return None
+    saved = load_run_config(str(source)).to_dict()
+    wanted = plain.to_dict()
+    if any(saved[section] != wanted[section]
+           for section in ('data', 'model', 'training')):
+        return None
+    return source
+
+
+def start_from_validation_run(source: Path, run_dir: Path,
+                              config: FitConfig) -> None:
+    r"""Makes :obj:`run_dir` the refit run :obj:`config` stopped after its
+    first phase, which is :obj:`source`'s epochs (:func:`validation_run_of`):
+    their log, their chosen model and the state after the last one. The
+    directory appears whole or not at all."""
+    partial = run_dir.with_name(run_dir.name + '.partial')
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name in ('log.jsonl', 'log.csv', 'checkpoint.pt', 'last.pt'):
+        shutil.copyfile(source / name, partial / name)
+    if (source / 'tensorboard').is_dir():
+        shutil.copytree(source / 'tensorboard', partial / 'tensorboard')
+    write_json(partial / 'config.json', config.to_dict())
+    partial.rename(run_dir)
+
+
 def run(config: FitConfig, command: str) -> Dict[str, Any]:
     r"""Trains :obj:`config` into its run directory (:func:`run_dir_of`),
     going on from the last finished epoch of a run that was killed, and
@@ -206,6 +249,16 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
     # A run that a session's end killed goes on from its last epoch.
     resumed = (run_dir / 'last.pt').is_file() and not (
         run_dir / 'metrics.json').is_file()
+    # A refit run goes on from its candidate's finished run, if any.
+    validation_from = None
+    if not resumed and not run_dir.exists() and not distributed.launched():
+        validation_from = validation_run_of(config)
+        if validation_from is not None:
+            validation_from = validation_from.relative_to(BENCH_DIR.parent)
+            log(f'{run_dir}: the epochs before the refit are those of '
+                f'{validation_from} (finished)')
+            start_from_validation_run(validation_from, run_dir, config)
+            resumed = True
     if resumed:
         result = resume(str(run_dir), log=log,
                         num_threads=config.runtime.num_threads)
@@ -220,6 +273,8 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
         # Of the last invocation: the whole run unless it was resumed.
         'peak_rss_mb': peak_rss_mb(),
         'resumed': resumed,
+        **({} if validation_from is None else {
+            'validation_from': str(validation_from)}),
         'result': result,
     })
     return result

@@ -646,11 +646,16 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         if 'sampler_generator' in last:
             sampler_generator.set_state(last['sampler_generator'])
         # Dropout's draws go on as they would have; a last.pt saved before
-        # the random state was has none.
+        # the random state was has none, which matters unless the next
+        # epoch is the refit's first (it draws from the seed again).
+        saved = last['state']
+        epochs_left = 'refit_epoch' in saved or (
+            saved['epoch'] < config.training.epochs
+            and saved['bad_epochs'] < config.training.patience)
         if 'random_state' in last:
             set_random_state(last['random_state'][distributed.rank()],
                              device)
-        else:
+        elif epochs_left:
             log(f'{last_path} has no saved random state (written by an '
                 f'older version): dropout draws other masks after the '
                 f'resume than an uninterrupted run')

@@ -346,6 +346,61 @@ def test_accuracy_does_not_run_a_finished_run_again(tmp_path, monkeypatch):
     assert bench.accuracy.run(config, 'test')['test'] == first['test']
 
 
+def test_accuracy_refit_starts_from_the_finished_run_without_refit(
+        tmp_path, monkeypatch, capsys):
+    import bench.accuracy
+    import pyg_srgnn.train
+    from pyg_srgnn.checkpoint import load_checkpoint, save_checkpoint
+    from pyg_srgnn.config import FitConfig
+    from pyg_srgnn.train import fit
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench.accuracy, 'BENCH_DIR', tmp_path / 'bench')
+    monkeypatch.setattr(bench.accuracy, 'RESULTS_DIR',
+                        tmp_path / 'bench' / 'results')
+    # A candidate as bench.search runs it: no refit, dropout drawing.
+    plain = FitConfig.from_options(
+        root=str(tmp_path / 'data'), protocol='clean', refit=False, epochs=3,
+        hidden_channels=8, embedding_dropout=0.2, num_threads=1,
+        progress=False)
+    bench.accuracy.run(plain, 'search')
+    source = bench.accuracy.run_dir_of(plain)
+    # As runs saved it before torch's random state was: the refit draws
+    # from the seed again, so it does not matter.
+    last = load_checkpoint(str(source / 'last.pt'))
+    del last['random_state']
+    save_checkpoint(str(source / 'last.pt'), last)
+    # Other epochs: not the refit run's first phase.
+    assert bench.accuracy.validation_run_of(
+        plain.replace(refit=True, epochs=4)) is None
+
+    refit = plain.replace(refit=True)
+    whole = fit(refit.replace(run_dir=str(tmp_path / 'whole')),
+                log=lambda msg: None)
+    trained = []
+    run_epoch = pyg_srgnn.train.run_epoch
+    monkeypatch.setattr(pyg_srgnn.train, 'run_epoch', lambda *args: (
+        trained.append(args[6]) or run_epoch(*args)))
+    capsys.readouterr()
+    result = bench.accuracy.run(refit, 'refit')
+    out = capsys.readouterr().out
+    run_dir = bench.accuracy.run_dir_of(refit)
+    assert result == {**whole, 'run_dir': str(run_dir.relative_to(tmp_path))}
+    assert trained == [f'refit epoch {i}'
+                       for i in range(1, whole['refit_epochs'] + 1)]
+    assert 'no saved random state' not in out
+    assert f'are those of {source.relative_to(tmp_path)}' in out
+    saved = json.loads((run_dir / 'run.json').read_text())
+    assert saved['validation_from'] == str(source.relative_to(tmp_path))
+    assert json.loads((run_dir / 'config.json').read_text())[
+        'training']['refit'] is True
+    logs = [[json.loads(line) for line in open(path / 'log.jsonl')]
+            for path in (tmp_path / 'whole', run_dir)]
+    for a, b in zip(*logs):
+        a.pop('train_seconds'), b.pop('train_seconds')
+    assert logs[0] == logs[1]
+
+
 def test_accuracy_run_names_say_the_variant():
     from bench.accuracy import variant
     from pyg_srgnn.config import FitConfig

@@ -145,10 +145,11 @@ def test_resume_a_run_saved_before_the_options_existed(tmp_path, protocol,
     assert (training.lr_schedule, training.refit, training.valid_split) == (
         schedule, False, 'latest')
     assert config.model.hidden_channels == 8
-    # Nor did their last.pt hold torch's random state: the resume says
-    # that dropout will draw other masks.
+    # Nor did their last.pt hold torch's random state: with epochs left,
+    # the resume says that dropout will draw other masks.
     last = load_checkpoint(str(run / 'last.pt'))
     assert len(last.pop('random_state')) == 1  # one process
+    last['state']['epoch'] = 4
     save_checkpoint(str(run / 'last.pt'), last)
     messages = []
     result = resume(str(run), log=messages.append)
