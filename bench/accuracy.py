@@ -211,6 +211,19 @@ def validation_run_of(config: FitConfig) -> Optional[Path]:
     return source
 
 
+def copied_from(config: FitConfig, run_dir: Path) -> Optional[Path]:
+    r"""The run whose epochs :func:`start_from_validation_run` copied into
+    :obj:`run_dir`, found again after a later resume: :obj:`run_dir`'s log
+    begins with that run's whole log, seconds included, which no run of its
+    own repeats."""
+    source = validation_run_of(config)
+    if source is None:
+        return None
+    copied = (source / 'log.jsonl').read_text()
+    return source if (run_dir / 'log.jsonl').read_text().startswith(
+        copied) else None
+
+
 def start_from_validation_run(source: Path, run_dir: Path,
                               config: FitConfig) -> None:
     r"""Makes :obj:`run_dir` the refit run :obj:`config` stopped after its
@@ -250,14 +263,12 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
     resumed = (run_dir / 'last.pt').is_file() and not (
         run_dir / 'metrics.json').is_file()
     # A refit run goes on from its candidate's finished run, if any.
-    validation_from = None
     if not resumed and not run_dir.exists() and not distributed.launched():
-        validation_from = validation_run_of(config)
-        if validation_from is not None:
-            validation_from = validation_from.relative_to(BENCH_DIR.parent)
+        source = validation_run_of(config)
+        if source is not None:
             log(f'{run_dir}: the epochs before the refit are those of '
-                f'{validation_from} (finished)')
-            start_from_validation_run(validation_from, run_dir, config)
+                f'{source.relative_to(BENCH_DIR.parent)} (finished)')
+            start_from_validation_run(source, run_dir, config)
             resumed = True
     if resumed:
         result = resume(str(run_dir), log=log,
@@ -266,6 +277,8 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
         result = fit(config, log=log)
     if not distributed.is_main():  # rank 0 writes
         return result
+    # The run it started from, also when a later call resumed it.
+    source = copied_from(config, run_dir) if resumed else None
     write_json(run_dir / 'run.json', {
         'command': command,
         'machine': started_on,
@@ -273,8 +286,8 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
         # Of the last invocation: the whole run unless it was resumed.
         'peak_rss_mb': peak_rss_mb(),
         'resumed': resumed,
-        **({} if validation_from is None else {
-            'validation_from': str(validation_from)}),
+        **({} if source is None else {
+            'validation_from': str(source.relative_to(BENCH_DIR.parent))}),
         'result': result,
     })
     return result

@@ -392,6 +392,23 @@ def test_accuracy_refit_starts_from_the_finished_run_without_refit(
     assert f'are those of {source.relative_to(tmp_path)}' in out
     saved = json.loads((run_dir / 'run.json').read_text())
     assert saved['validation_from'] == str(source.relative_to(tmp_path))
+    # Killed in the refit and resumed by a later call: still named.
+    (run_dir / 'run.json').unlink()
+    (run_dir / 'metrics.json').unlink()
+    bench.accuracy.run(refit, 'refit')
+    saved = json.loads((run_dir / 'run.json').read_text())
+    assert saved['validation_from'] == str(source.relative_to(tmp_path))
+    # A refit run that trained its first phase itself is not taken for a
+    # copy of the candidate's run finished later, even if resumed after.
+    other = refit.replace(seed=1)
+    other_dir = bench.accuracy.run_dir_of(other)
+    bench.accuracy.run(other, 'refit')
+    bench.accuracy.run(other.replace(refit=False), 'search')
+    (other_dir / 'run.json').unlink()
+    (other_dir / 'metrics.json').unlink()
+    bench.accuracy.run(other, 'refit')
+    assert 'validation_from' not in json.loads(
+        (other_dir / 'run.json').read_text())
     assert json.loads((run_dir / 'config.json').read_text())[
         'training']['refit'] is True
     logs = [[json.loads(line) for line in open(path / 'log.jsonl')]
