@@ -648,10 +648,10 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
         # Dropout's draws go on as they would have; a last.pt saved before
         # the random state was has none, which matters unless the next
         # epoch is the refit's first (it draws from the seed again).
-        saved = last['state']
-        epochs_left = 'refit_epoch' in saved or (
-            saved['epoch'] < config.training.epochs
-            and saved['bad_epochs'] < config.training.patience)
+        state = last['state']
+        epochs_left = 'refit_epoch' in state or (
+            state['epoch'] < config.training.epochs
+            and state['bad_epochs'] < config.training.patience)
         if 'random_state' in last:
             set_random_state(last['random_state'][distributed.rank()],
                              device)
@@ -659,7 +659,6 @@ def fit(config: FitConfig, log: Callable[[str], None] = print,
             log(f'{last_path} has no saved random state (written by an '
                 f'older version): dropout draws other masks after the '
                 f'resume than an uninterrupted run')
-        state = last['state']
         log(f'resuming {run_dir} after epoch {state["epoch"]}'
             + (f' and refit epoch {state["refit_epoch"]}'
                if 'refit_epoch' in state else ''))

@@ -392,6 +392,13 @@ def test_accuracy_refit_starts_from_the_finished_run_without_refit(
     assert f'are those of {source.relative_to(tmp_path)}' in out
     saved = json.loads((run_dir / 'run.json').read_text())
     assert saved['validation_from'] == str(source.relative_to(tmp_path))
+    assert json.loads((run_dir / 'config.json').read_text())[
+        'training']['refit'] is True
+    logs = [[json.loads(line) for line in open(path / 'log.jsonl')]
+            for path in (tmp_path / 'whole', run_dir)]
+    for a, b in zip(*logs):
+        a.pop('train_seconds'), b.pop('train_seconds')
+    assert logs[0] == logs[1]
     # Killed in the refit and resumed by a later call: still named.
     (run_dir / 'run.json').unlink()
     (run_dir / 'metrics.json').unlink()
@@ -409,13 +416,6 @@ def test_accuracy_refit_starts_from_the_finished_run_without_refit(
     bench.accuracy.run(other, 'refit')
     assert 'validation_from' not in json.loads(
         (other_dir / 'run.json').read_text())
-    assert json.loads((run_dir / 'config.json').read_text())[
-        'training']['refit'] is True
-    logs = [[json.loads(line) for line in open(path / 'log.jsonl')]
-            for path in (tmp_path / 'whole', run_dir)]
-    for a, b in zip(*logs):
-        a.pop('train_seconds'), b.pop('train_seconds')
-    assert logs[0] == logs[1]
 
 
 def test_accuracy_run_names_say_the_variant():
