@@ -11,9 +11,9 @@ training sessions held out, as `pyg-srgnn fit`) and ranks the validation
 split; the setting with the highest validation HR@20 (then MRR@20) wins.
 The test split is not read. Result: bench/results/baseline-search-DATASET.json
 (the grid, every setting's numbers and seconds, the winners); a result file
-that exists gains the models it lacks, and those it has are not searched
-again. Killed, it goes on from the settings already run
-(baseline-search-DATASET.partial.jsonl).
+that exists gains the models it lacks and the settings a widened grid adds
+to a model it has (the settings it has are not run again). Killed, it goes
+on from the settings already run (baseline-search-DATASET.partial.jsonl).
 
 With --fit-winners, each winner (and POP and S-POP, which have no options)
 then runs as `pyg-srgnn fit --model M` with its options under the clean
@@ -50,22 +50,25 @@ from pyg_srgnn.protocol import get_protocol
 from pyg_srgnn.train import evaluate
 
 # session-rec's published settings for Diginetica and YOOCHOOSE lie in
-# these ranges (Ludewig et al., 2021, Table 4); the defaults are in each.
+# these ranges (Ludewig et al., 2021, Table 4); the defaults are in each. A
+# grid was widened where a winner sat on its edge: neighbours 1000, samples
+# 2000 and ItemKNN's alpha 1 (co-occurrence counts over the candidate's
+# support only) were added after the first search.
 GRIDS: Dict[str, Dict[str, tuple]] = {
     'itemknn': {'neighbors': (50, 100, 200, 500),
-                'alpha': (0.25, 0.5, 0.75)},
-    'sknn': {'neighbors': (50, 100, 200, 500),
-             'sample_size': (500, 1000),
+                'alpha': (0.25, 0.5, 0.75, 1.0)},
+    'sknn': {'neighbors': (50, 100, 200, 500, 1000),
+             'sample_size': (500, 1000, 2000),
              'similarity': ('cosine', 'jaccard')},
-    'vsknn': {'neighbors': (100, 200, 500),
-              'sample_size': (500, 1000),
+    'vsknn': {'neighbors': (100, 200, 500, 1000),
+              'sample_size': (500, 1000, 2000),
               'weighting': ('div', 'quadratic'),
               'weighting_score': ('div', 'quadratic'),
               'idf_weighting': (1.0, 5.0)},
     # STAN: session-rec's defaults of the two lambdas (1.02, 2.05) and 4
     # clicks, about the mean training session of both data sets (4.9 and
     # 4.2 clicks).
-    'stan': {'neighbors': (100, 500),
+    'stan': {'neighbors': (100, 500, 1000),
              'sample_size': (1000, 5000),
              'lambda_spw': (1.02, 4.0),
              'lambda_inh': (2.05, 4.0)},
@@ -73,8 +76,23 @@ GRIDS: Dict[str, Dict[str, tuple]] = {
 
 
 def settings(grid: Dict[str, tuple]) -> List[Dict[str, Any]]:
-    return [dict(zip(grid, values))
-            for values in itertools.product(*grid.values())]
+    r"""The settings of :obj:`grid`, but for more neighbours than candidate
+    sessions (the neighbours are chosen among those)."""
+    every = [dict(zip(grid, values))
+             for values in itertools.product(*grid.values())]
+    return [options for options in every  # a sample of 0: all sessions
+            if options.get('neighbors', 0) <= (options.get('sample_size')
+                                               or float('inf'))]
+
+
+def missing(model_name: str, grid: Dict[str, tuple],
+            searched: Dict[str, Any]) -> int:
+    r"""How many settings of :obj:`grid` a model's recorded search
+    :obj:`searched` has not run."""
+    ran = {setting_key(model_name, run['options'])
+           for run in searched['runs']}
+    return sum(setting_key(model_name, options) not in ran
+               for options in settings(grid))
 
 
 def search(model_name: str, grid: Dict[str, tuple], train_set, train_index,
@@ -149,16 +167,22 @@ def main(dataset, root, models, threads, quick, fit_winners):
         dataset = 'diginetica-sample'
     result_file = RESULTS_DIR / f'baseline-search-{dataset}.json'
     earlier: Dict[str, Any] = {'models': {}}
-    if not quick and result_file.is_file():  # searched: only the new models
+    if not quick and result_file.is_file():
+        # Searched: only the new models, and the settings a widened grid
+        # added to a model searched before (its recorded runs are kept).
         earlier = json.loads(result_file.read_text())
-        names = [name for name in names if name not in earlier['models']]
+        widened = {name: missing(name, GRIDS[name], earlier['models'][name])
+                   for name in names if name in earlier['models']}
+        names = [name for name in names if widened.get(name, 1)]
         if not names:
-            print(f'{result_file} has every model asked for: the search is '
-                  f'not run again')
+            print(f'{result_file} has every model and setting asked for: '
+                  f'the search is not run again')
             if fit_winners:
                 fit_each_winner(dataset, root, threads, earlier['models'])
             return
-        print(f"{result_file} exists: searching {', '.join(names)} only")
+        print(f"{result_file} exists: searching " + ', '.join(
+            f'{name} ({widened[name]} new settings)' if name in widened
+            else name for name in names))
     train_set = load_dataset(dataset, root, 'train')
     # The validation split `pyg-srgnn fit` cuts under the clean protocol.
     training = TrainingConfig()
@@ -171,6 +195,9 @@ def main(dataset, root, models, threads, quick, fit_winners):
     done = {} if quick else read_progress(progress)
     if done:
         log(f'{len(done)} settings already run ({progress})')
+    for name in names:
+        for recorded in earlier['models'].get(name, {}).get('runs', []):
+            done.setdefault(setting_key(name, recorded['options']), recorded)
 
     def record(run: Dict[str, Any]) -> None:
         if not quick:
@@ -186,9 +213,13 @@ def main(dataset, root, models, threads, quick, fit_winners):
                           for name, r in results.items()}))
         return
     command = 'python -m bench.baseline_search ' + ' '.join(sys.argv[1:])
-    for name in names:
-        results[name]['command'] = command
-    results = {**earlier['models'], **results}
+    for name in names:  # every invocation that ran some of its settings
+        results[name]['commands'] = model_commands(
+            earlier['models'].get(name, {})) + [command]
+    results = {**{name: {**{key: value for key, value in r.items()
+                            if key != 'command'},
+                         'commands': model_commands(r)}
+                  for name, r in earlier['models'].items()}, **results}
     write_json(result_file, {
         # Every invocation that searched a model (each model's own is in
         # 'models').
@@ -208,6 +239,13 @@ def main(dataset, root, models, threads, quick, fit_winners):
     progress.unlink(missing_ok=True)
     if fit_winners:
         fit_each_winner(dataset, root, threads, results)
+
+
+def model_commands(searched: Dict[str, Any]) -> List[str]:
+    r"""The invocations a model's recorded search names (files written
+    before a grid was widened name one, as 'command')."""
+    return searched.get('commands', [searched['command']]
+                        if 'command' in searched else [])
 
 
 def fit_each_winner(dataset: str, root, threads: int,

@@ -113,8 +113,10 @@ def test_baseline_search_quick_chooses_on_validation(tmp_path,
 def test_baseline_search_done_only_fits_the_winners(tmp_path, monkeypatch):
     from bench import baseline_search
     monkeypatch.setattr(baseline_search, 'RESULTS_DIR', tmp_path)
+    runs = [{'options': options} for options in baseline_search.settings(
+        baseline_search.GRIDS['sknn'])]
     (tmp_path / 'baseline-search-diginetica.json').write_text(json.dumps(
-        {'models': {'sknn': {'winner': {'neighbors': 200}}}}))
+        {'models': {'sknn': {'runs': runs, 'winner': {'neighbors': 200}}}}))
     fitted = []
     monkeypatch.setattr(baseline_search, 'run', lambda config, command:
                         fitted.append((config.model_name,
@@ -133,7 +135,10 @@ def test_baseline_search_adds_the_models_a_result_file_lacks(
     from bench import baseline_search
     monkeypatch.setattr(baseline_search, 'RESULTS_DIR', tmp_path)
     path = tmp_path / 'baseline-search-diginetica-sample.json'
-    sknn = {'grid': {}, 'runs': [], 'winner': {'neighbors': 200},
+    runs = [{'options': options, 'valid_HR@20': 1.0, 'valid_MRR@20': 1.0}
+            for options in baseline_search.settings(
+                baseline_search.GRIDS['sknn'])]
+    sknn = {'grid': {}, 'runs': runs, 'winner': {'neighbors': 200},
             'command': 'earlier'}
     path.write_text(json.dumps({'command': 'python -m bench.baseline_search',
                                 'peak_rss_mb': 10 ** 6,
@@ -142,27 +147,77 @@ def test_baseline_search_adds_the_models_a_result_file_lacks(
 
     def search(name, grid, *args):
         searched.append(name)
-        return {'grid': grid, 'runs': [], 'winner': {'neighbors': 100}}
+        return {'grid': grid, 'winner': {'neighbors': 100},
+                'runs': [{'options': options}
+                         for options in baseline_search.settings(grid)]}
 
     monkeypatch.setattr(baseline_search, 'search', search)
     result = CliRunner().invoke(baseline_search.main, [
         '--dataset', 'diginetica-sample', '--models', 'sknn,stan',
         '--threads', '1'])
     assert result.exit_code == 0, result.output
-    assert 'searching stan only' in result.output
+    assert result.output.endswith('exists: searching stan\n')
     assert searched == ['stan']
     out = json.loads(path.read_text())
-    assert out['models']['sknn'] == sknn  # kept as it was
+    # Kept as it was, its command now in the list all models have.
+    sknn['commands'] = [sknn.pop('command')]
+    assert out['models']['sknn'] == sknn
     assert out['models']['stan']['winner'] == {'neighbors': 100}
-    assert out['models']['stan']['command'].startswith(
+    assert len(out['models']['stan']['commands']) == 1
+    assert out['models']['stan']['commands'][0].startswith(
         'python -m bench.baseline_search')
     assert out['commands'][0] == 'python -m bench.baseline_search'
     assert out['peak_rss_mb'] == 10 ** 6
     # Nothing left to search: the file stays.
     result = CliRunner().invoke(baseline_search.main, [
         '--dataset', 'diginetica-sample', '--models', 'stan'])
-    assert 'has every model asked for' in result.output
+    assert 'has every model and setting asked for' in result.output
     assert searched == ['stan'] and json.loads(path.read_text()) == out
+
+
+def test_baseline_search_widened_grid_runs_only_the_new_settings(
+        tmp_path, monkeypatch):
+    from bench import baseline_search
+    monkeypatch.setattr(baseline_search, 'RESULTS_DIR', tmp_path)
+    monkeypatch.setattr(baseline_search, 'GRIDS', {'itemknn': {
+        'neighbors': (50, 100), 'alpha': (0.5, )}})
+    path = tmp_path / 'baseline-search-diginetica-sample.json'
+    first = {'options': {'neighbors': 50, 'alpha': 0.5}, 'valid_HR@20': 99.0,
+             'valid_MRR@20': 1.0, 'fit_s': 0.1, 'seconds': 0.2}
+    path.write_text(json.dumps({
+        'commands': ['first'], 'peak_rss_mb': 1,
+        'models': {'itemknn': {'grid': {'neighbors': [50], 'alpha': [0.5]},
+                               'runs': [first], 'winner': first['options'],
+                               'command': 'first'}}}))
+    threads = torch.get_num_threads()
+    result = CliRunner().invoke(baseline_search.main, [
+        '--dataset', 'diginetica-sample', '--root', str(tmp_path),
+        '--models', 'itemknn', '--threads', '1'])
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    assert 'searching itemknn (1 new settings)' in result.output
+    # Only the added setting ran; the recorded one kept its (made-up)
+    # numbers and, with them, wins.
+    assert "{'neighbors': 100, 'alpha': 0.5}: HR@20" in result.output
+    assert "{'neighbors': 50" not in result.output
+    out = json.loads(path.read_text())['models']['itemknn']
+    assert [r['options']['neighbors'] for r in out['runs']] == [50, 100]
+    assert out['runs'][0] == first and out['winner'] == first['options']
+    assert out['grid'] == {'neighbors': [50, 100], 'alpha': [0.5]}
+    assert out['commands'][0] == 'first' and len(out['commands']) == 2
+    assert not baseline_search.progress_file('diginetica-sample').exists()
+
+
+def test_baseline_search_settings_skip_more_neighbours_than_samples():
+    from bench.baseline_search import settings
+    grid = {'neighbors': (100, 1000), 'sample_size': (0, 500, 1000)}
+    assert settings(grid) == [
+        {'neighbors': 100, 'sample_size': 0},
+        {'neighbors': 100, 'sample_size': 500},
+        {'neighbors': 100, 'sample_size': 1000},
+        {'neighbors': 1000, 'sample_size': 0},
+        {'neighbors': 1000, 'sample_size': 1000}]
+    assert len(settings({'neighbors': (1, 2), 'alpha': (0.5, 1.0)})) == 4
 
 
 def test_baseline_search_goes_on_where_it_stopped(tmp_path):
