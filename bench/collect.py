@@ -6,6 +6,7 @@ number there comes from a file a bench script wrote.
 """
 import json
 import re
+import statistics
 from statistics import mean, stdev
 from typing import Dict, List
 
@@ -560,6 +561,48 @@ def search_table(result: dict) -> str:
     return '\n'.join(lines)
 
 
+def on_edge(key: str, values: list, searched: dict) -> bool:
+    r"""Whether the winner's :obj:`key`, a number, is the grid's least or
+    greatest and matters: a setting that differs in :obj:`key` alone scores
+    otherwise."""
+    winner, best = searched['winner'], searched['runs'][0]
+    if isinstance(values[0], str) or winner[key] not in (
+            min(values), max(values)):
+        return False
+    score = (best['valid_HR@20'], best['valid_MRR@20'])
+    return any((r['valid_HR@20'], r['valid_MRR@20']) != score
+               for r in searched['runs']
+               if r['options'][key] != winner[key] and all(
+                   r['options'][k] == winner[k] for k in winner if k != key))
+
+
+def baseline_search_table(result: dict) -> str:
+    r"""`bench.baseline_search`: each baseline's grid and winner."""
+    lines = ['| model | grid | settings run | winner | on the grid\'s edge | '
+             'valid HR@20 | valid MRR@20 | seconds a setting (median) |',
+             '|---|---|---|---|---|---|---|---|']
+    for model, searched in result['models'].items():
+        grid, winner = searched['grid'], searched['winner']
+        best = searched['runs'][0]
+        edge = [key for key in grid if on_edge(key, grid[key], searched)]
+        seconds = statistics.median(r['seconds'] for r in searched['runs'])
+        lines.append(
+            f"| {model} | " + ', '.join(
+                f"`{key}` {' / '.join(str(v) for v in values)}"
+                for key, values in grid.items()) +
+            f" | {len(searched['runs'])} | " + ', '.join(
+                f'`{key}` {value}' for key, value in winner.items()) +
+            f" | {', '.join(f'`{key}`' for key in edge) or '-'} | "
+            f"{best['valid_HR@20']:.2f} | {best['valid_MRR@20']:.2f} | "
+            f"{seconds:.1f} |")
+    lines.append(f"\n{result['rule']}; {result['protocol']}. Settings with "
+                 f"more neighbours than candidate sessions are not run. "
+                 f"{result['train_samples']:,} training and "
+                 f"{result['valid_samples']:,} validation samples; peak RSS "
+                 f"{result['peak_rss_mb']:,.0f} MB.")
+    return '\n'.join(lines)
+
+
 def main():
     sections = []
     runs = load_runs()
@@ -599,6 +642,11 @@ def main():
                         f'only (`bench/results/{path.name}`, `python -m '
                         f'bench.search summary`)\n\n' +
                         search_table(json.loads(path.read_text())))
+    for path in sorted(RESULTS_DIR.glob('baseline-search-*.json')):
+        sections.append(f'### The baselines\' options, validation split only '
+                        f'(`bench/results/{path.name}`, `python -m '
+                        f'bench.baseline_search`)\n\n' +
+                        baseline_search_table(json.loads(path.read_text())))
     compared = comparison()
     if compared:
         sections.append('### Every model side by side (`bench/results/'

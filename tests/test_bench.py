@@ -582,6 +582,33 @@ def test_machine_names_the_commit():
     assert commit is None or commit.rstrip('+').isalnum()
 
 
+def test_collect_baseline_search_table():
+    from bench.collect import baseline_search_table
+
+    def run(neighbors, alpha, hr, mrr=10.0):
+        return {'options': {'neighbors': neighbors, 'alpha': alpha},
+                'valid_HR@20': hr, 'valid_MRR@20': mrr, 'seconds': 2.0}
+
+    # neighbours: the winner's 500 is the grid's greatest, and 200 (alpha as
+    # the winner's) scores less; alpha: 0.5 lies inside its grid. Sorted as
+    # bench.baseline_search writes them, best first.
+    searched = {'grid': {'neighbors': [200, 500], 'alpha': [0.25, 0.5, 1.0]},
+                'winner': {'neighbors': 500, 'alpha': 0.5},
+                'runs': [run(500, 0.5, 40.0), run(200, 0.5, 39.0),
+                         run(500, 1.0, 38.0, 12.0)]}
+    result = {'rule': 'rule', 'protocol': 'protocol', 'train_samples': 1000,
+              'valid_samples': 100, 'peak_rss_mb': 12.0,
+              'models': {'itemknn': searched}}
+    row = baseline_search_table(result).splitlines()[2]
+    assert row == ('| itemknn | `neighbors` 200 / 500, `alpha` 0.25 / 0.5 / '
+                   '1.0 | 3 | `neighbors` 500, `alpha` 0.5 | `neighbors` | '
+                   '40.00 | 10.00 | 2.0 |')
+    # A value that changes nothing (200 scores as 500) is no edge.
+    searched['runs'][1] = run(200, 0.5, 40.0)
+    assert '| 3 | `neighbors` 500, `alpha` 0.5 | - |' in baseline_search_table(
+        result)
+
+
 def test_collect_memory_of_whole_runs(tmp_path, monkeypatch):
     import bench.collect as collect
 
