@@ -529,6 +529,8 @@ def hybrid_table(result: dict) -> str:
         cells = ' | '.join(fmt([m[key] for m in metrics])
                            for key in keys)
         lines.append(f'| {label} | {len(metrics)} | {cells} |')
+    lines.append(f"\nV-SKNN: `{result['knn_run']}`, the validation search's "
+                 f"winner when this ran.")
     return '\n'.join(lines)
 
 

@@ -713,6 +713,7 @@ def test_collect_result_tables():
                 'MRR@20 short': mrr + 0.01, 'HR@20 long': hr - 0.01,
                 'MRR@20 long': mrr - 0.01}
     table = hybrid_table({'max_short': 3, 'knn_alone': metrics(0.5, 0.18),
+                          'knn_run': 'd-clean-vsknn-n500-seed0',
                           'runs': [{'srgnn_alone': metrics(0.52, 0.18),
                                     'hybrid': metrics(0.53, 0.19)},
                                    {'srgnn_alone': metrics(0.50, 0.18),
@@ -720,6 +721,8 @@ def test_collect_result_tables():
     assert '| V-SKNN alone | 1 | 50.00 | 18.00 | 51.00 |' in table
     assert ('| SR-GNN, sessions of <= 3 clicks by V-SKNN | 2 | 52.00 ± 1.41 '
             '| 19.00 ± 0.00 |') in table
+    assert table.endswith('V-SKNN: `d-clean-vsknn-n500-seed0`, the validation '
+                          "search's winner when this ran.")
 
     run = {'concurrency': 64, 'requests': 20000, 'rps': 1496.6,
            'p50_ms': 42.3, 'p99_ms': 57.9, 'errors': 0}
