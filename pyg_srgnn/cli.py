@@ -184,8 +184,8 @@ def launch(nproc: int) -> None:
 @click.option('--preset', type=click.Choice(preset_names()),
               help='A shipped setting beyond the paper, chosen on the '
               'validation split (pyg_srgnn/presets/NAME.toml: niser is '
-              'NISER, niser-plus NISER+); --config and the command line '
-              'override it.')
+              'NISER, niser-plus NISER+, niser-plus-drop0.3 NISER+ with '
+              'dropout 0.3); --config and the command line override it.')
 @click.option('--config', 'config_file', type=click.Path(dir_okay=False),
               help='A TOML or YAML file of options, keyed by option name; '
               'options given on the command line override it.')

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from bench import baselines, speed
 from bench.dense_official import dense_batch, dense_forward
+from pyg_srgnn.config import FitConfig, preset_names, read_preset
 from pyg_srgnn.data import session_graph_batch
 from pyg_srgnn.nn import SRGNN, fused
 
@@ -580,6 +581,17 @@ def test_machine_names_the_commit():
     # A git checkout gives a short hash (with + for local changes); an
     # unpacked archive, as in CI, gives None.
     assert commit is None or commit.rstrip('+').isalnum()
+
+
+@pytest.mark.parametrize('name', preset_names())
+def test_presets_are_their_search_candidates(name):
+    # A shipped preset is the candidate of bench.search of the same name,
+    # whose runs back its numbers.
+    from bench.search import CANDIDATES
+    options = FitConfig.from_options(**read_preset(name))
+    candidate = FitConfig.from_options(model='srgnn', **CANDIDATES[name])
+    assert options.model == candidate.model
+    assert options.training == candidate.training
 
 
 def test_collect_baseline_search_table():

@@ -152,7 +152,8 @@ CASES = [
     ('fit --nproc 0', '0 is not in the range x>=1', 2),
     ('serve --checkpoint {run}/checkpoint.pt --workers 0',
      '0 is not in the range x>=1', 2),
-    ('fit --preset nisr', "'nisr' is not one of 'niser', 'niser-plus'", 2),
+    ('fit --preset nisr', "'nisr' is not one of 'niser', 'niser-plus', "
+     "'niser-plus-drop0.3'", 2),
     ('evaluate --checkpoint {run}/checkpoint.pt --hybrid-short 0 '
      '--short-checkpoint {run}/checkpoint.pt', '0 is not in the range x>=1',
      2),

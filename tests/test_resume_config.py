@@ -210,7 +210,7 @@ def test_preset_precedence(tmp_path):
     assert '--preset cannot be given with it' in result.output
     result = CliRunner().invoke(main, ['fit', '--preset', 'niser+'])
     assert result.exit_code == 2
-    assert "'niser+' is not one of 'niser', 'niser-plus'" in result.output
+    assert "'niser+' is not one of 'niser', 'niser-plus'," in result.output
 
 
 @pytest.mark.parametrize('name', preset_names())
