@@ -613,8 +613,8 @@ def test_collect_baseline_search_table():
               'models': {'itemknn': searched}}
     row = baseline_search_table(result).splitlines()[2]
     assert row == ('| itemknn | `neighbors` 200 / 500, `alpha` 0.25 / 0.5 / '
-                   '1.0 | 3 | `neighbors` 500, `alpha` 0.5 | `neighbors` | '
-                   '40.00 | 10.00 | 2.0 |')
+                   '1.0 | 3 | `neighbors` 500, `alpha` 0.5 | `neighbors` '
+                   '(+1.00) | 40.00 | 10.00 | 2.0 |')
     # A value that changes nothing (200 scores as 500) is no edge.
     searched['runs'][1] = run(200, 0.5, 40.0)
     assert '| 3 | `neighbors` 500, `alpha` 0.5 | - |' in baseline_search_table(
