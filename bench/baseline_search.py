@@ -175,7 +175,8 @@ def main(dataset, root, models, threads, quick, fit_winners):
         earlier = json.loads(result_file.read_text())
         widened = {name: missing(name, GRIDS[name], earlier['models'][name])
                    for name in names if name in earlier['models']}
-        names = [name for name in names if widened.get(name, 1)]
+        names = [name for name in names
+                 if name not in widened or widened[name]]
         if not names:
             print(f'{result_file} has every model and setting asked for: '
                   f'the search is not run again')

@@ -6,8 +6,7 @@ number there comes from a file a bench script wrote.
 """
 import json
 import re
-import statistics
-from statistics import mean, stdev
+from statistics import mean, median, stdev
 from typing import Dict, List, Optional
 
 from bench.common import BENCH_DIR, RESULTS_DIR
@@ -597,7 +596,7 @@ def baseline_search_table(result: dict) -> str:
         gains = {key: edge_gain(key, grid[key], searched) for key in grid}
         edge = [f'`{key}` (+{gain:.2f})' for key, gain in gains.items()
                 if gain is not None]
-        seconds = statistics.median(r['seconds'] for r in searched['runs'])
+        seconds = median(r['seconds'] for r in searched['runs'])
         lines.append(
             f"| {model} | " + ', '.join(
                 f"`{key}` {' / '.join(str(v) for v in values)}"
