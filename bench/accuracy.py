@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 import click
+import torch
 
 from bench.common import (
     BENCH_DIR,
@@ -253,7 +254,8 @@ def run(config: FitConfig, command: str) -> Dict[str, Any]:
     config.runtime.run_dir = str(run_dir)
     start = time.time()
     # Before the run: the commit of the code that runs, not of a later
-    # checkout.
+    # checkout; the threads the run uses, which fit would only set later.
+    torch.set_num_threads(config.runtime.num_threads)
     started_on = machine()
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     if (run_dir / 'run.json').is_file():  # finished: not run again

@@ -391,9 +391,17 @@ def test_accuracy_does_not_run_a_finished_run_again(tmp_path, monkeypatch):
     monkeypatch.setattr(bench.accuracy, 'RESULTS_DIR',
                         tmp_path / 'bench' / 'results')
     config = FitConfig.from_options(root=str(tmp_path / 'data'), epochs=1,
-                                    hidden_channels=8, progress=False)
-    first = bench.accuracy.run(config, 'test')
-    assert (bench.accuracy.run_dir_of(config) / 'run.json').is_file()
+                                    hidden_channels=8, progress=False,
+                                    num_threads=1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        first = bench.accuracy.run(config, 'test')
+    finally:
+        torch.set_num_threads(threads)
+    run_json = bench.accuracy.run_dir_of(config) / 'run.json'
+    # The threads the run used, not those the process started with.
+    assert json.loads(run_json.read_text())['machine']['torch_threads'] == 1
 
     def fit(*args, **kwargs):
         raise AssertionError('a finished run trained again')
