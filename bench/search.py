@@ -31,6 +31,8 @@ from pyg_srgnn.config import FitConfig
 # first round on validation, where dropout 0.2 and smoothing 0.1 each led;
 # drop0.4 its second, where 0.3 led 0.2 on HR@20. -cos: the cosine schedule
 # (Loshchilov & Hutter, 2017) with a short warm-up instead of StepLR.
+# -steps2 and -d200: the leader with two propagation steps (the official
+# code's --step) or a wider embedding, the two sizes the paper fixed.
 CANDIDATES: Dict[str, Dict[str, Any]] = {
     'srgnn': {},
     'niser': {'norm_scale': 16.0},
@@ -55,6 +57,11 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
     'niser-plus-drop0.2-ls0.1': {'norm_scale': 16.0,
                                  'embedding_dropout': 0.2, 'positions': 50,
                                  'label_smoothing': 0.1},
+    'niser-plus-drop0.3-steps2': {'norm_scale': 16.0,
+                                  'embedding_dropout': 0.3, 'positions': 50,
+                                  'num_layers': 2},
+    'niser-plus-drop0.3-d200': {'norm_scale': 16.0, 'embedding_dropout': 0.3,
+                                'positions': 50, 'hidden_channels': 200},
     'niser-plus-rev': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
                        'positions': 50, 'reverse_positions': True},
 }
