@@ -54,6 +54,7 @@ from pyg_srgnn.config import (
     preset_names,
     read_preset,
 )
+from pyg_srgnn.data.session_graph import EDGE_WEIGHTS
 from pyg_srgnn.models import MODELS, model_option_names
 from pyg_srgnn.sampling import SAMPLERS
 from pyg_srgnn.train import fit, load_run_config, resume
@@ -128,16 +129,25 @@ def variant(config: FitConfig) -> str:
               help='With --lr-schedule cosine: warm-up epochs.')
 @click.option('--valid-split', type=click.Choice(VALID_SPLITS),
               default='latest', show_default=True)
+@click.option('--edge-weight', type=click.Choice(EDGE_WEIGHTS),
+              default='binary', show_default=True)
 @click.option('--refit/--no-refit', default=None,
               help='[default: on under the clean protocol]')
 @click.option('--model', type=click.Choice(MODELS), default='srgnn',
               show_default=True)
 @click.option('--faithful', is_flag=True, default=None,
               help='SR-SAN: the official input.')
+@click.option('--hidden-channels', type=int, default=None,
+              help="Embedding size d [default: the model's].")
+@click.option('--num-layers', type=int, default=None,
+              help="SR-GNN: propagation steps; SR-SAN: encoder layers "
+              "[default: the model's].")
 @click.option('--norm-scale', type=float, default=None, help='SR-GNN: NISER.')
 @click.option('--embedding-dropout', type=float, default=None,
               help='SR-GNN: NISER+.')
 @click.option('--positions', type=int, default=None, help='SR-GNN: NISER+.')
+@click.option('--reverse-positions', is_flag=True, default=None,
+              help='SR-GNN: count positions from the last click.')
 @click.option('--label-smoothing', type=float, default=None,
               help="Full softmax [default: fit's, none].")
 @click.option('--loss', type=click.Choice(LOSSES), default='full',

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from bench import baselines, speed
 from bench.dense_official import dense_batch, dense_forward
+from bench.search import CANDIDATES, candidate_config
 from pyg_srgnn.config import FitConfig, preset_names, read_preset
 from pyg_srgnn.data import session_graph_batch
 from pyg_srgnn.nn import SRGNN, fused
@@ -595,7 +596,6 @@ def test_machine_names_the_commit():
 def test_presets_are_their_search_candidates(name):
     # A shipped preset is the candidate of bench.search of the same name,
     # whose runs back its numbers.
-    from bench.search import CANDIDATES
     options = FitConfig.from_options(**read_preset(name))
     candidate = FitConfig.from_options(model='srgnn', **CANDIDATES[name])
     assert options.model == candidate.model
@@ -934,3 +934,24 @@ def test_ddp_quick_runs():
         assert two['step_ms'] > 0 and len(two['ranks']) == 2
         assert -1 < two['allreduce_share'] < 1
         assert out[loss]['two_over_one_throughput'] > 0
+
+
+@pytest.mark.parametrize('name', list(CANDIDATES))
+def test_accuracy_command_gives_each_search_candidates_refit(name,
+                                                             monkeypatch):
+    # Every candidate bench.search runs can be refit by a bench.accuracy
+    # command, whose run then starts from the candidate's run.
+    import bench.accuracy
+
+    args = ['--protocol', 'clean', '--dataset', 'yoochoose1_64', '--seed',
+            '1', '--epochs', '6', '--threads', '1']
+    for key, value in CANDIDATES[name].items():
+        flag = '--' + key.replace('_', '-')
+        args += [flag] if value is True else [flag, str(value)]
+    got = {}
+    monkeypatch.setattr(bench.accuracy, 'run',
+                        lambda config, command: got.update(config=config))
+    bench.accuracy.main(args, standalone_mode=False)
+    wanted = candidate_config(name, 'yoochoose1_64', 1, 6, 1)
+    assert got['config'].replace(refit=False).to_dict() == wanted.to_dict()
+    assert got['config'].training.refit
