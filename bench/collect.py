@@ -556,6 +556,9 @@ def search_table(result: dict) -> str:
     lines.append(f"\nBudget {result['budget']['epochs']} epochs; "
                  f"{result['rule']}; {result['protocol']}. Winner: "
                  f"**{result['winner']}**." + (
+                     ' Above it on fewer seeds, to run on more: '
+                     f"{', '.join(result['contenders'])}."
+                     if result.get('contenders') else '') + (
                      f" Not run yet: {', '.join(unrun)}." if unrun
                      else '') +
                  " `+`: a run still going (its epochs so far).")

@@ -10,8 +10,9 @@ and one seed as bench.accuracy does (its run directory under
 bench/results/accuracy/, named by the options, resumes after a kill).
 `summary` ranks the candidates by their mean best validation HR@20, then
 MRR@20, and writes bench/results/search-DATASET.json: the candidates, the
-budget, every run's validation numbers and the winner. The test split takes
-no part: `summary` does not read it.
+budget, every run's validation numbers, the winner (the best candidate run
+on 3 seeds) and the contenders (ranked above it on fewer seeds). The test
+split takes no part: `summary` does not read it.
 """
 import json
 import statistics
@@ -65,6 +66,10 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
     'niser-plus-rev': {'norm_scale': 16.0, 'embedding_dropout': 0.1,
                        'positions': 50, 'reverse_positions': True},
 }
+
+
+# Finished seeds a candidate needs to win.
+SEEDS = 3
 
 
 def candidate_config(name: str, dataset: str, seed: int, epochs: int,
@@ -136,6 +141,14 @@ def summary(dataset, epochs):
                 'valid_MRR@20': round(statistics.mean(
                     r['MRR@20'] for r in runs), 2)})
     rows.sort(key=lambda r: (-r['valid_HR@20'], -r['valid_MRR@20']))
+    # A mean over one seed is not a mean over three: the winner is the best
+    # of the candidates with SEEDS finished seeds; those above it on fewer
+    # are contenders, to run on more seeds before the search is settled.
+    settled = [r for r in rows
+               if sum(run['finished'] for run in r['runs']) >= SEEDS]
+    winner = (settled or rows or [None])[0]
+    contenders = [r['candidate'] for r in rows[:rows.index(winner)]
+                  ] if winner else []
     write_json(RESULTS_DIR / f'search-{dataset}.json', {
         'command': f'python -m bench.search summary --dataset {dataset} '
                    f'--epochs {epochs}',
@@ -145,10 +158,12 @@ def summary(dataset, epochs):
                     'sessions); the test split is not read',
         'budget': {'epochs': epochs},
         'rule': 'highest mean best validation HR@20 over the seeds run, '
-                'then MRR@20',
+                f'then MRR@20, of the candidates with {SEEDS} finished '
+                'seeds (any, while none has)',
         'candidates': CANDIDATES,
         'ranking': rows,
-        'winner': rows[0]['candidate'] if rows else None,
+        'winner': winner['candidate'] if winner else None,
+        'contenders': contenders,
     })
     width = max((len(row['candidate']) for row in rows), default=0) + 2
     for row in rows:

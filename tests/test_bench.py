@@ -581,6 +581,9 @@ def test_collect_search_table():
             '51.40 ± 0.01 | 17.82 ± 0.00 |') in table
     assert "| 2 | b | the paper's | 0 | 6 | 5 | 51.39 | 17.82 |" in table
     assert 'Winner: **a**. Not run yet: c.' in table
+    table = search_table({**result, 'winner': 'b', 'contenders': ['a']})
+    assert ('Winner: **b**. Above it on fewer seeds, to run on more: a. '
+            'Not run yet: c.') in table
 
 
 def test_machine_names_the_commit():
@@ -826,6 +829,16 @@ def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
     assert [r['best_epoch'] for r in niser['runs']] == [2, 1]
     assert srgnn['candidate'] == 'srgnn' and srgnn['valid_HR@20'] == 50.0
     assert srgnn['runs'][0]['finished']
+    # Once a candidate has 3 finished seeds, a mean over fewer does not
+    # beat it: the one above it is a contender.
+    for seed in (1, 2):
+        write_log(f'diginetica-clean-official-refit-seed{seed}',
+                  [0.40, 0.50], test_hr=0.99)
+    result = CliRunner().invoke(bench.search.main, ['summary'])
+    assert result.exit_code == 0, result.output
+    out = json.loads((tmp_path / 'search-diginetica.json').read_text())
+    assert [r['candidate'] for r in out['ranking']] == ['niser', 'srgnn']
+    assert out['winner'] == 'srgnn' and out['contenders'] == ['niser']
 
 
 def test_compare_table_reads_each_models_runs(tmp_path, monkeypatch):
