@@ -183,9 +183,12 @@ def main(dataset, protocol, seed, epochs, threads, root, preset, nproc,
                  if key in model_options or key == 'model'
                  and value != 'srgnn'}
         options = {**options, **read_preset(preset), **given}
-    config = FitConfig.from_options(
-        dataset=dataset, root=root, protocol=protocol, seed=seed,
-        epochs=epochs, num_threads=threads, progress=False, **options)
+    try:
+        config = FitConfig.from_options(
+            dataset=dataset, root=root, protocol=protocol, seed=seed,
+            epochs=epochs, num_threads=threads, progress=False, **options)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     launched = (f" --nproc {os.environ['WORLD_SIZE']}"
                 if distributed.launched() else '')
     run(config, 'python -m bench.accuracy ' + ' '.join(sys.argv[1:]) +

@@ -968,3 +968,14 @@ def test_accuracy_command_gives_each_search_candidates_refit(name,
     wanted = candidate_config(name, 'yoochoose1_64', 1, 6, 1)
     assert got['config'].replace(refit=False).to_dict() == wanted.to_dict()
     assert got['config'].training.refit
+
+
+def test_accuracy_refuses_a_wrong_option_value_in_one_line():
+    import bench.accuracy
+
+    result = CliRunner().invoke(bench.accuracy.main,
+                                ['--hidden-channels', '0', '--epochs', '1'])
+    assert result.exit_code == 2
+    assert "Invalid 'hidden_channels': 0 (expected at least 1)" in (
+        result.output)
+    assert 'Traceback' not in result.output
