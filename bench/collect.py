@@ -9,7 +9,7 @@ import re
 from statistics import mean, median, stdev
 from typing import Dict, List, Optional
 
-from bench.common import BENCH_DIR, RESULTS_DIR
+from bench.common import BENCH_DIR, RESULTS_DIR, averaged_runs
 from bench.compare import comparison, comparison_table
 from pyg_srgnn.config import FitConfig
 
@@ -543,14 +543,15 @@ def search_table(result: dict) -> str:
                             for key, value in row['options'].items()) or (
             "the paper's")
         runs = row['runs']
+        counted = averaged_runs(runs)
         epochs = ', '.join(str(r['epochs']) + ('' if r['finished'] else '+')
                            for r in runs)
         lines.append(
             f"| {rank} | {row['candidate']} | {options} | "
             f"{', '.join(str(r['seed']) for r in runs)} | {epochs} | "
             f"{', '.join(str(r['best_epoch']) for r in runs)} | "
-            f"{fmt([r['HR@20'] / 100 for r in runs])} | "
-            f"{fmt([r['MRR@20'] / 100 for r in runs])} |")
+            f"{fmt([r['HR@20'] / 100 for r in counted])} | "
+            f"{fmt([r['MRR@20'] / 100 for r in counted])} |")
     unrun = sorted(set(result['candidates']) - {r['candidate']
                                                 for r in result['ranking']})
     lines.append(f"\nBudget {result['budget']['epochs']} epochs; "
@@ -561,7 +562,8 @@ def search_table(result: dict) -> str:
                      if result.get('contenders') else '') + (
                      f" Not run yet: {', '.join(unrun)}." if unrun
                      else '') +
-                 " `+`: a run still going (its epochs so far).")
+                 " `+`: a run still going (its epochs so far), left out of "
+                 "the mean while its candidate has a finished one.")
     return '\n'.join(lines)
 
 

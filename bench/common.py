@@ -6,7 +6,7 @@ import platform
 import resource
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -64,6 +64,13 @@ def git_commit() -> Optional[str]:
         return commit + ('+' if dirty.stdout.strip() else '')
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def averaged_runs(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    r"""The runs of a search candidate that its mean counts: the finished
+    ones where it has any (a run still going reports its epochs so far, a
+    partial budget), else all of them."""
+    return [r for r in runs if r['finished']] or runs
 
 
 def write_json(path: Path, obj: Any) -> None:

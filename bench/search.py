@@ -9,10 +9,11 @@ split, for a fixed budget of epochs (--epochs). `run` trains one candidate
 and one seed as bench.accuracy does (its run directory under
 bench/results/accuracy/, named by the options, resumes after a kill).
 `summary` ranks the candidates by their mean best validation HR@20, then
-MRR@20, and writes bench/results/search-DATASET.json: the candidates, the
-budget, every run's validation numbers, the winner (the best candidate run
-on 3 seeds) and the contenders (ranked above it on fewer seeds). The test
-split takes no part: `summary` does not read it.
+MRR@20 (over finished runs; a run still going counts only while its
+candidate has none finished), and writes bench/results/search-DATASET.json:
+the candidates, the budget, every run's validation numbers, the winner (the
+best candidate run on 3 seeds) and the contenders (ranked above it on fewer
+seeds). The test split takes no part: `summary` does not read it.
 """
 import json
 import statistics
@@ -21,7 +22,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from bench.accuracy import run, run_dir_of
-from bench.common import RESULTS_DIR, machine, write_json
+from bench.common import RESULTS_DIR, averaged_runs, machine, write_json
 from pyg_srgnn.config import FitConfig
 
 # Options of each candidate beyond the clean protocol with the official
@@ -134,12 +135,13 @@ def summary(dataset, epochs):
                 runs.append({'seed': seed, 'run_dir': found[0][0].name,
                              **found[0][1]})
         if runs:
+            counted = averaged_runs(runs)
             rows.append({
                 'candidate': name, 'options': options, 'runs': runs,
                 'valid_HR@20': round(statistics.mean(
-                    r['HR@20'] for r in runs), 2),
+                    r['HR@20'] for r in counted), 2),
                 'valid_MRR@20': round(statistics.mean(
-                    r['MRR@20'] for r in runs), 2)})
+                    r['MRR@20'] for r in counted), 2)})
     rows.sort(key=lambda r: (-r['valid_HR@20'], -r['valid_MRR@20']))
     # A mean over one seed is not a mean over three: the winner is the best
     # of the candidates with SEEDS finished seeds; those above it on fewer
@@ -157,7 +159,8 @@ def summary(dataset, epochs):
                     'validation split (the latest 10 % of training '
                     'sessions); the test split is not read',
         'budget': {'epochs': epochs},
-        'rule': 'highest mean best validation HR@20 over the seeds run, '
+        'rule': 'highest mean best validation HR@20 over the finished seeds '
+                '(over the seeds run, while none has finished), '
                 f'then MRR@20, of the candidates with {SEEDS} finished '
                 'seeds (any, while none has)',
         'candidates': CANDIDATES,

@@ -577,8 +577,10 @@ def test_collect_search_table():
                   {'candidate': 'b', 'options': {}, 'runs': [run]}],
               'winner': 'a'}
     table = search_table(result)
+    # Seed 1 of a is still going (3 of 6 epochs): listed, but its best so far
+    # stays out of the mean while seed 0 has finished.
     assert ('| 1 | a | `norm_scale` 16.0 | 0, 1 | 6, 3+ | 5, 5 | '
-            '51.40 ± 0.01 | 17.82 ± 0.00 |') in table
+            '51.39 | 17.82 |') in table
     assert "| 2 | b | the paper's | 0 | 6 | 5 | 51.39 | 17.82 |" in table
     assert 'Winner: **a**. Not run yet: c.' in table
     table = search_table({**result, 'winner': 'b', 'contenders': ['a']})
@@ -839,6 +841,14 @@ def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
     out = json.loads((tmp_path / 'search-diginetica.json').read_text())
     assert [r['candidate'] for r in out['ranking']] == ['niser', 'srgnn']
     assert out['winner'] == 'srgnn' and out['contenders'] == ['niser']
+    # A fourth seed one epoch in: listed, but out of the mean of the three
+    # finished ones.
+    write_log('diginetica-clean-official-refit-seed3', [0.10])
+    result = CliRunner().invoke(bench.search.main, ['summary'])
+    out = json.loads((tmp_path / 'search-diginetica.json').read_text())
+    srgnn = out['ranking'][1]
+    assert [r['seed'] for r in srgnn['runs']] == [0, 1, 2, 3]
+    assert srgnn['valid_HR@20'] == 50.0 and out['winner'] == 'srgnn'
 
 
 def test_compare_table_reads_each_models_runs(tmp_path, monkeypatch):
