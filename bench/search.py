@@ -101,15 +101,18 @@ def run_candidate(candidate, dataset, seed, epochs, threads):
 
 def validation_record(run_dir) -> Optional[Dict[str, Any]]:
     r"""A run's best validation epoch by HR@20 so far, from its log."""
-    records = [json.loads(line) for line in
-               (run_dir / 'log.jsonl').read_text().splitlines()
-               if line.strip()]
-    records = [r for r in records if 'valid' in r]
+    logged = [json.loads(line) for line in
+              (run_dir / 'log.jsonl').read_text().splitlines()
+              if line.strip()]
+    records = [r for r in logged if 'valid' in r]
     if not records:  # started, no epoch finished yet
         return None
     best = max(records, key=lambda r: r['valid']['HR@20'])
+    # A run with refit has finished its part of the search, the choice on
+    # the validation split, once its refit has begun.
     return {'epochs': len(records), 'best_epoch': best['epoch'],
-            'finished': (run_dir / 'metrics.json').is_file(),
+            'finished': (run_dir / 'metrics.json').is_file() or any(
+                'refit_epoch' in r for r in logged),
             'HR@20': round(100 * best['valid']['HR@20'], 2),
             'MRR@20': round(100 * best['valid']['MRR@20'], 2)}
 

@@ -849,6 +849,17 @@ def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
     srgnn = out['ranking'][1]
     assert [r['seed'] for r in srgnn['runs']] == [0, 1, 2, 3]
     assert srgnn['valid_HR@20'] == 50.0 and out['winner'] == 'srgnn'
+    # A run whose refit has begun has finished choosing on validation.
+    write_log('diginetica-clean-official-refit-nis16-seed2', [0.53])
+    with open(tmp_path / 'accuracy' / 'diginetica-clean-official-refit-'
+              'nis16-seed2' / 'log.jsonl', 'a') as f:
+        f.write(json.dumps({'epoch': 2, 'refit_epoch': 1, 'loss': 1.0}) +
+                '\n')
+    CliRunner().invoke(bench.search.main, ['summary'])
+    out = json.loads((tmp_path / 'search-diginetica.json').read_text())
+    niser = out['ranking'][0]
+    assert [r['finished'] for r in niser['runs']] == [False, False, True]
+    assert niser['valid_HR@20'] == 53.0
 
 
 def test_compare_table_reads_each_models_runs(tmp_path, monkeypatch):
