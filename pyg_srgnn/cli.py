@@ -185,7 +185,8 @@ def launch(nproc: int) -> None:
               help='A shipped setting beyond the paper, chosen on the '
               'validation split (pyg_srgnn/presets/NAME.toml: niser is '
               'NISER, niser-plus NISER+, niser-plus-drop0.3 NISER+ with '
-              'dropout 0.3); --config and the command line override it.')
+              'dropout 0.3, niser-plus-drop0.3-d200 that with d = 200); '
+              '--config and the command line override it.')
 @click.option('--config', 'config_file', type=click.Path(dir_okay=False),
               help='A TOML or YAML file of options, keyed by option name; '
               'options given on the command line override it.')
