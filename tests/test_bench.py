@@ -845,6 +845,7 @@ def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
     # finished ones.
     write_log('diginetica-clean-official-refit-seed3', [0.10])
     result = CliRunner().invoke(bench.search.main, ['summary'])
+    assert result.exit_code == 0, result.output
     out = json.loads((tmp_path / 'search-diginetica.json').read_text())
     srgnn = out['ranking'][1]
     assert [r['seed'] for r in srgnn['runs']] == [0, 1, 2, 3]
@@ -855,7 +856,8 @@ def test_search_summary_ranks_on_validation_only(tmp_path, monkeypatch):
               'nis16-seed2' / 'log.jsonl', 'a') as f:
         f.write(json.dumps({'epoch': 2, 'refit_epoch': 1, 'loss': 1.0}) +
                 '\n')
-    CliRunner().invoke(bench.search.main, ['summary'])
+    result = CliRunner().invoke(bench.search.main, ['summary'])
+    assert result.exit_code == 0, result.output
     out = json.loads((tmp_path / 'search-diginetica.json').read_text())
     niser = out['ranking'][0]
     assert [r['finished'] for r in niser['runs']] == [False, False, True]
